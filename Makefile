@@ -1,0 +1,62 @@
+# The two commands a newcomer needs:
+#   make demo   start the local Cassandra node if needed and run the quickstart
+#   make test   unit tests, then integration tests against a real node (started if needed)
+#
+# Where the node comes from: CASSANDRA_HOSTS if set, else a Docker engine if one
+# answers, else a local JVM node (see test/cassandra/node.sh and docs/testing.md).
+
+GO          ?= go
+NODE        := bash test/cassandra/node.sh
+NODES       ?= 3
+N           ?= 2
+GOTESTFLAGS ?=
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+MODULES     := . test test/docker
+
+.PHONY: test unit integration demo lint bench \
+        cassandra-up cassandra-down cassandra-status cluster-up \
+        node-stop node-kill node-freeze node-thaw node-restart
+
+test: unit integration
+
+## unit: the library's own tests (no Cassandra needed), with the race detector.
+unit:
+	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+## integration: tests against a real node, started first if none answers.
+integration: cassandra-up
+	cd test && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+demo: cassandra-up
+	$(GO) run ./examples/quickstart
+
+## bench: the library's micro-benchmarks and the benchmarks against the real node.
+bench: cassandra-up
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd test && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in . test; do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+
+cassandra-up:
+	$(NODE) up 1
+cluster-up:
+	$(NODE) up $(NODES)
+cassandra-down:
+	$(NODE) down
+cassandra-status:
+	$(NODE) status
+
+# Faults on one node of the local cluster, for fault tests and by hand: make node-kill N=2
+node-stop:
+	$(NODE) stop $(N)
+node-kill:
+	$(NODE) kill $(N)
+node-freeze:
+	$(NODE) freeze $(N)
+node-thaw:
+	$(NODE) thaw $(N)
+node-restart:
+	$(NODE) restart $(N)

@@ -1,0 +1,97 @@
+package cassandra
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/pool"
+)
+
+// ErrClosed is returned for work submitted to, or still pending in, a session
+// or cluster that has been closed or shut down. Futures that were queued when
+// Close was called complete with ErrClosed.
+var ErrClosed = pool.ErrClosed
+
+// ErrOverloaded is returned when the session's queue is full and the session
+// was configured to fail fast (see WithQueueFullPolicy) instead of waiting.
+var ErrOverloaded = pool.ErrOverloaded
+
+// ErrNotFound is returned by ResultSet.One and the single-row collectors when
+// a result has no rows. It matches gocql.ErrNotFound with errors.Is.
+var ErrNotFound = fmt.Errorf("cassandra: %w", gocql.ErrNotFound)
+
+// QueryError describes a statement that failed. It carries the statement
+// text, never the bound values, so it is safe to log. Unwrap returns the
+// underlying driver or context error, so errors.As(err, &*gocql.RequestErrWriteTimeout{})
+// and errors.Is(err, context.DeadlineExceeded) work through it.
+type QueryError struct {
+	// Statement is the CQL text as given by the caller. For batches it is the
+	// statements joined by "; ".
+	Statement string
+	// Attempts is the number of times the driver sent the request; zero when
+	// the request never left the queue.
+	Attempts int
+	// Host is the address of the node that answered last, if any.
+	Host string
+	// Err is the cause.
+	Err error
+}
+
+// Error reports the statement, the attempt count and the cause.
+func (e *QueryError) Error() string {
+	var b strings.Builder
+	b.WriteString("cassandra: query ")
+	b.WriteString(quoteStatement(e.Statement))
+	if e.Host != "" {
+		b.WriteString(" on ")
+		b.WriteString(e.Host)
+	}
+	if e.Attempts > 0 {
+		fmt.Fprintf(&b, " after %d attempt", e.Attempts)
+		if e.Attempts > 1 {
+			b.WriteByte('s')
+		}
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("unknown error")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *QueryError) Unwrap() error { return e.Err }
+
+// maxStatementInError bounds how much of a statement an error message
+// repeats; the full text stays in QueryError.Statement.
+const maxStatementInError = 200
+
+func quoteStatement(stmt string) string {
+	stmt = strings.Join(strings.Fields(stmt), " ")
+	if len(stmt) > maxStatementInError {
+		stmt = stmt[:maxStatementInError] + "…"
+	}
+	return fmt.Sprintf("%q", stmt)
+}
+
+// wrapQueryError returns nil for a nil err; otherwise a *QueryError for stmt,
+// unless err already is one.
+func wrapQueryError(stmt string, attempts int, host *gocql.HostInfo, err error) error {
+	if err == nil {
+		return nil
+	}
+	var qe *QueryError
+	if errors.As(err, &qe) {
+		return err
+	}
+	qe = &QueryError{Statement: stmt, Attempts: attempts, Err: err}
+	if host != nil {
+		qe.Host = host.ConnectAddressAndPort()
+	}
+	return qe
+}

@@ -1,0 +1,14 @@
+module github.com/async-cassandra/cassandra
+
+go 1.26.8
+
+require (
+	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	gopkg.in/inf.v0 v0.9.1 // indirect
+)
