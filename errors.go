@@ -95,3 +95,6 @@ func wrapQueryError(stmt string, attempts int, host *gocql.HostInfo, err error) 
 	}
 	return qe
 }
+
+// errEmptyBatch is the cause when a batch with no statements is executed.
+var errEmptyBatch = errors.New("cassandra: batch has no statements")

@@ -1,0 +1,142 @@
+package cassandra
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// Batch groups statements that run as one request, built with
+// AsyncSession.Batch:
+//
+//	fut := session.Batch(gocql.LoggedBatch).
+//		Query("INSERT INTO users (id, name) VALUES (?, ?)", id, name).
+//		Query("INSERT INTO users_by_name (name, id) VALUES (?, ?)", name, id).
+//		Execute(ctx)
+//
+// A logged batch is applied atomically (all or nothing, eventually); an
+// unlogged batch saves round trips for writes to one partition; a counter
+// batch holds only counter updates. If the statements of a logged batch have
+// IF conditions, it is a conditional batch: ResultSet.Applied tells whether
+// it was applied. Like Query, a Batch may be executed many times but must
+// not be changed while executing.
+type Batch struct {
+	s       *AsyncSession
+	kind    gocql.BatchType
+	entries []batchEntry
+
+	cons       gocql.Consistency
+	hasCons    bool
+	serial     gocql.Consistency
+	hasSerial  bool
+	idempotent bool
+	hasIdem    bool
+	retry      gocql.RetryPolicy
+	timestamp  int64
+	hasTS      bool
+	configure  []func(*gocql.Batch) *gocql.Batch
+}
+
+type batchEntry struct {
+	stmt   string
+	values []any
+}
+
+// Query adds a statement with its values.
+func (b *Batch) Query(stmt string, values ...any) *Batch {
+	b.entries = append(b.entries, batchEntry{stmt, values})
+	return b
+}
+
+// Size returns the number of statements.
+func (b *Batch) Size() int { return len(b.entries) }
+
+// Consistency sets the consistency level (default: the cluster's).
+func (b *Batch) Consistency(c gocql.Consistency) *Batch { b.cons, b.hasCons = c, true; return b }
+
+// SerialConsistency sets the serial consistency of a conditional batch.
+func (b *Batch) SerialConsistency(c gocql.Consistency) *Batch {
+	b.serial, b.hasSerial = c, true
+	return b
+}
+
+// Idempotent marks the batch safe to run more than once (see Query.Idempotent).
+func (b *Batch) Idempotent(v bool) *Batch { b.idempotent, b.hasIdem = v, true; return b }
+
+// RetryPolicy sets the driver's retry policy; it applies only to idempotent batches.
+func (b *Batch) RetryPolicy(p gocql.RetryPolicy) *Batch { b.retry = p; return b }
+
+// Timestamp sets the write timestamp of every statement, in microseconds
+// since the Unix epoch.
+func (b *Batch) Timestamp(micros int64) *Batch { b.timestamp, b.hasTS = micros, true; return b }
+
+// Configure registers fn to adjust the driver's batch before each execution.
+func (b *Batch) Configure(fn func(*gocql.Batch) *gocql.Batch) *Batch {
+	b.configure = append(b.configure, fn)
+	return b
+}
+
+// statement names the batch in errors: its statements, never its values.
+func (b *Batch) statement() string {
+	stmts := make([]string, len(b.entries))
+	for i, e := range b.entries {
+		stmts[i] = e.stmt
+	}
+	return "BATCH: " + strings.Join(stmts, "; ")
+}
+
+func (b *Batch) build() *gocql.Batch {
+	gb := b.s.gs.Batch(b.kind)
+	for _, e := range b.entries {
+		gb.Query(e.stmt, e.values...)
+	}
+	if b.hasCons {
+		gb.Consistency(b.cons)
+	}
+	if b.hasSerial {
+		gb.SerialConsistency(b.serial)
+	}
+	if b.hasIdem {
+		// gocql treats a batch as idempotent when every entry is.
+		for i := range gb.Entries {
+			gb.Entries[i].Idempotent = b.idempotent
+		}
+	}
+	if b.retry != nil {
+		gb.RetryPolicy(b.retry)
+	}
+	if b.hasTS {
+		gb.WithTimestamp(b.timestamp)
+	}
+	for _, fn := range b.configure {
+		gb = fn(gb)
+	}
+	return gb
+}
+
+// Execute runs the batch on the session's worker pool. The future's
+// ResultSet has rows only for a conditional batch that was not applied.
+// Context semantics are those of Query.Execute.
+func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
+	stmt := b.statement()
+	if len(b.entries) == 0 {
+		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
+	}
+	start := b.s.opts.now()
+	return submit(ctx, b.s, stmt, func(ctx context.Context) (*ResultSet, error) {
+		return b.run(ctx, stmt, start)
+	})
+}
+
+func (b *Batch) run(ctx context.Context, stmt string, start time.Time) (*ResultSet, error) {
+	iter := b.build().IterContext(ctx)
+	rs := &ResultSet{}
+	if err := rs.addPage(iter); err != nil {
+		return nil, wrapQueryError(stmt, rs.attempts, iter.Host(), b.s.closedErr(err))
+	}
+	rs.latency = b.s.since(start)
+	rs.start(nil)
+	return rs, nil
+}

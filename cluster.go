@@ -1,0 +1,156 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// AsyncCluster holds the driver configuration and the options shared by the
+// sessions it connects. Creating one does no I/O.
+//
+// Authentication, TLS, compression, host selection and every other
+// connection setting stay in gocql's ClusterConfig: set cfg.Authenticator
+// (for example gocql.PasswordAuthenticator) and cfg.SslOpts before calling
+// NewAsyncCluster. The cluster keeps cfg; do not modify it afterwards.
+//
+// An AsyncCluster is safe for concurrent use by multiple goroutines.
+type AsyncCluster struct {
+	cfg  *gocql.ClusterConfig
+	opts options
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*AsyncSession]struct{}
+	// connecting counts Connect calls whose driver session may still arrive;
+	// Close waits for them so that no goroutine outlives the cluster.
+	connecting sync.WaitGroup
+}
+
+// NewAsyncCluster returns a cluster that connects with cfg and gives its
+// sessions the options opts. It returns an error, and no cluster, if cfg is
+// nil or an option is invalid.
+func NewAsyncCluster(cfg *gocql.ClusterConfig, opts ...Option) (*AsyncCluster, error) {
+	if cfg == nil {
+		return nil, errors.New("cassandra: NewAsyncCluster: nil *gocql.ClusterConfig")
+	}
+	if len(cfg.Hosts) == 0 {
+		return nil, errors.New("cassandra: NewAsyncCluster: the configuration has no hosts")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("cassandra: NewAsyncCluster: nil Option")
+		}
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return &AsyncCluster{cfg: cfg, opts: o, sessions: make(map[*AsyncSession]struct{})}, nil
+}
+
+// Connect opens a session: the driver's connection pools, the control
+// connection, and this library's worker pool.
+//
+// ctx bounds the set-up. gocql's own set-up takes no context, so it runs on a
+// goroutine of its own; if ctx ends first, Connect returns ctx.Err() at once
+// and the session that arrives late is closed as soon as it does. Set-up is
+// bounded in any case by cfg.ConnectTimeout and cfg.Timeout.
+func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.connecting.Add(1)
+	c.mu.Unlock()
+
+	// The hand-over is guarded by mu: either the caller takes the driver
+	// session, or it marks the attempt abandoned and the set-up goroutine
+	// closes what arrives. Neither side can miss the other.
+	var (
+		mu        sync.Mutex
+		abandoned bool
+		gs        *gocql.Session
+		err       error
+		ready     = make(chan struct{})
+	)
+	go func() {
+		defer c.connecting.Done()
+		s, e := c.cfg.CreateSession()
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			if s != nil {
+				s.Close()
+			}
+			return
+		}
+		gs, err = s, e
+		close(ready)
+	}()
+
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		mu.Lock()
+		select {
+		case <-ready: // arrived meanwhile: nobody will use it
+			if gs != nil {
+				gs.Close()
+			}
+		default:
+			abandoned = true
+		}
+		mu.Unlock()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSession(c, gs)
+	if err != nil {
+		gs.Close()
+		return nil, err
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		s.Close()
+		return nil, ErrClosed
+	}
+	c.sessions[s] = struct{}{}
+	return s, nil
+}
+
+// forget removes a closed session from the cluster's set.
+func (c *AsyncCluster) forget(s *AsyncSession) {
+	c.mu.Lock()
+	delete(c.sessions, s)
+	c.mu.Unlock()
+}
+
+// Close closes every session the cluster connected (see AsyncSession.Close)
+// and waits for connections still being set up to finish and close. Later
+// Connect calls return ErrClosed. Close is idempotent.
+func (c *AsyncCluster) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	sessions := make([]*AsyncSession, 0, len(c.sessions))
+	for s := range c.sessions {
+		sessions = append(sessions, s)
+	}
+	c.mu.Unlock()
+	for _, s := range sessions {
+		s.Close()
+	}
+	c.connecting.Wait()
+	return nil
+}

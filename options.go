@@ -1,0 +1,118 @@
+package cassandra
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/async-cassandra/cassandra/internal/pool"
+)
+
+// Default settings of a session. DefaultWorkers was chosen by benchmark (see
+// docs/performance.md): it is high enough that the pool is never what limits
+// throughput against a real node, and low enough to keep a burst of callers
+// from opening thousands of concurrent requests against the cluster.
+const (
+	DefaultWorkers  = 256
+	DefaultQueue    = 4096
+	DefaultPageSize = 5000
+	DefaultPrefetch = 1
+)
+
+// QueueFullPolicy says what a session does with a new query when every worker
+// is busy and the queue is full.
+type QueueFullPolicy int
+
+const (
+	// QueueWait makes the caller wait for room until its context ends. Time
+	// spent waiting counts against the caller's deadline. This is the default.
+	QueueWait QueueFullPolicy = iota
+	// QueueFailFast completes the query's future at once with ErrOverloaded,
+	// for callers that would rather shed load than wait.
+	QueueFailFast
+)
+
+// String returns "wait" or "fail-fast".
+func (p QueueFullPolicy) String() string {
+	switch p {
+	case QueueWait:
+		return "wait"
+	case QueueFailFast:
+		return "fail-fast"
+	}
+	return fmt.Sprintf("QueueFullPolicy(%d)", int(p))
+}
+
+// An Option configures an AsyncCluster and the sessions it connects.
+type Option func(*options)
+
+type options struct {
+	workers  int
+	queue    int
+	policy   QueueFullPolicy
+	pageSize int
+	prefetch int
+	now      func() time.Time
+}
+
+func defaultOptions() options {
+	return options{
+		workers:  DefaultWorkers,
+		queue:    DefaultQueue,
+		policy:   QueueWait,
+		pageSize: DefaultPageSize,
+		prefetch: DefaultPrefetch,
+		now:      time.Now,
+	}
+}
+
+// validate reports the first invalid setting.
+func (o *options) validate() error {
+	switch {
+	case o.workers < 1:
+		return fmt.Errorf("cassandra: WithWorkers: need at least 1 worker, got %d", o.workers)
+	case o.queue < 0:
+		return fmt.Errorf("cassandra: WithQueue: capacity must not be negative, got %d", o.queue)
+	case o.policy != QueueWait && o.policy != QueueFailFast:
+		return fmt.Errorf("cassandra: WithQueueFullPolicy: unknown policy %d", int(o.policy))
+	case o.pageSize < 1:
+		return fmt.Errorf("cassandra: WithPageSize: page size must be at least 1, got %d", o.pageSize)
+	case o.prefetch < 0:
+		return fmt.Errorf("cassandra: WithPrefetch: prefetch must not be negative, got %d", o.prefetch)
+	case o.now == nil:
+		return fmt.Errorf("cassandra: WithClock: clock must not be nil")
+	}
+	return nil
+}
+
+func (o *options) poolConfig() pool.Config {
+	p := pool.Wait
+	if o.policy == QueueFailFast {
+		p = pool.FailFast
+	}
+	return pool.Config{Workers: o.workers, Queue: o.queue, Policy: p}
+}
+
+// WithWorkers sets how many requests a session runs at once (default
+// DefaultWorkers). Each worker is one goroutine that stays blocked in the
+// driver while its request is in flight.
+func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+// WithQueue sets how many requests may wait for a worker (default
+// DefaultQueue). Zero means a request is accepted only when a worker is idle.
+func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
+
+// WithQueueFullPolicy sets what happens when the queue is full (default QueueWait).
+func WithQueueFullPolicy(p QueueFullPolicy) Option { return func(o *options) { o.policy = p } }
+
+// WithPageSize sets the page size used when a query sets none (default
+// DefaultPageSize rows).
+func WithPageSize(n int) Option { return func(o *options) { o.pageSize = n } }
+
+// WithPrefetch sets how many pages a Stream fetches ahead of its reader by
+// default (default DefaultPrefetch; zero fetches a page only when the reader
+// needs it).
+func WithPrefetch(n int) Option { return func(o *options) { o.prefetch = n } }
+
+// WithClock replaces time.Now for the latencies the session measures. It is
+// meant for tests.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }

@@ -1,0 +1,167 @@
+package cassandra
+
+import (
+	"context"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// Query is a statement with its values and per-query options, built with
+// AsyncSession.Query. Setters return the Query so calls chain:
+//
+//	rs, err := session.Query(stmt, id).Consistency(gocql.Quorum).Idempotent(true).Execute(ctx).Await(ctx)
+//
+// A Query may be executed many times and from several goroutines at once;
+// each execution builds its own driver query from the settings at that
+// moment. Do not change a Query while it is being executed.
+type Query struct {
+	s      *AsyncSession
+	stmt   string
+	values []any
+
+	cons       gocql.Consistency
+	hasCons    bool
+	serial     gocql.Consistency
+	hasSerial  bool
+	pageSize   int
+	idempotent bool
+	hasIdem    bool
+	retry      gocql.RetryPolicy
+	timestamp  int64
+	hasTS      bool
+	trace      gocql.Tracer
+	pageState  []byte
+	singlePage bool
+	hostID     string
+	configure  []func(*gocql.Query) *gocql.Query
+}
+
+// Consistency sets the consistency level (default: the cluster's).
+func (q *Query) Consistency(c gocql.Consistency) *Query { q.cons, q.hasCons = c, true; return q }
+
+// SerialConsistency sets the serial consistency of a conditional statement
+// (gocql.Serial or gocql.LocalSerial).
+func (q *Query) SerialConsistency(c gocql.Consistency) *Query {
+	q.serial, q.hasSerial = c, true
+	return q
+}
+
+// PageSize sets how many rows each page holds (default WithPageSize).
+func (q *Query) PageSize(n int) *Query { q.pageSize = n; return q }
+
+// Idempotent marks the statement safe to run more than once. gocql retries
+// and speculatively executes only idempotent statements; never mark a
+// non-idempotent write (a counter update, a list append, an LWT) as such.
+func (q *Query) Idempotent(v bool) *Query { q.idempotent, q.hasIdem = v, true; return q }
+
+// RetryPolicy sets the driver's retry policy for this statement. It applies
+// only to idempotent statements.
+func (q *Query) RetryPolicy(p gocql.RetryPolicy) *Query { q.retry = p; return q }
+
+// Timestamp sets the write timestamp, in microseconds since the Unix epoch.
+func (q *Query) Timestamp(micros int64) *Query { q.timestamp, q.hasTS = micros, true; return q }
+
+// Trace enables request tracing, reported to t (see gocql.NewTraceWriter).
+func (q *Query) Trace(t gocql.Tracer) *Query { q.trace = t; return q }
+
+// PageState resumes a result where an earlier one stopped: pass the
+// ResultSet.PageState or Stream.PageState of that result.
+func (q *Query) PageState(state []byte) *Query { q.pageState = state; return q }
+
+// SinglePage makes Execute fetch one page only (from PageState, if set), so
+// that ResultSet.PageState can resume the result later: cursor-style paging
+// for APIs that hand a cursor to their clients.
+func (q *Query) SinglePage() *Query { q.singlePage = true; return q }
+
+// HostID sends the statement to the node with that host ID only (see
+// gocql.HostInfo.HostID); it fails if that node is down.
+func (q *Query) HostID(id string) *Query { q.hostID = id; return q }
+
+// Configure registers fn to adjust the driver's query before each execution:
+// the escape hatch to every gocql setting this builder does not name. fn
+// must return the query it is given (or one derived from it).
+func (q *Query) Configure(fn func(*gocql.Query) *gocql.Query) *Query {
+	q.configure = append(q.configure, fn)
+	return q
+}
+
+// Statement returns the statement text.
+func (q *Query) Statement() string { return q.stmt }
+
+// build returns a fresh driver query with q's settings. Automatic paging is
+// off: the caller fetches page by page, so that each page is one request on
+// the worker pool.
+func (q *Query) build() *gocql.Query {
+	gq := q.s.gs.Query(q.stmt, q.values...)
+	if q.hasCons {
+		gq.Consistency(q.cons)
+	}
+	if q.hasSerial {
+		gq.SerialConsistency(q.serial)
+	}
+	if q.pageSize > 0 {
+		gq.PageSize(q.pageSize)
+	} else {
+		gq.PageSize(q.s.opts.pageSize)
+	}
+	if q.hasIdem {
+		gq.Idempotent(q.idempotent)
+	}
+	if q.retry != nil {
+		gq.RetryPolicy(q.retry)
+	}
+	if q.hasTS {
+		gq.WithTimestamp(q.timestamp)
+	}
+	if q.trace != nil {
+		gq.Trace(q.trace)
+	}
+	if q.hostID != "" {
+		gq.SetHostID(q.hostID)
+	}
+	for _, fn := range q.configure {
+		gq = fn(gq)
+	}
+	gq.PageState(q.pageState)
+	return gq
+}
+
+// Execute runs the query on the session's worker pool and returns a future
+// of its whole result: every page is fetched (one request each, on the same
+// worker) before the future completes, unless SinglePage is set. Rows stay
+// in the driver's encoded frames until they are read. For results too large
+// to hold in memory, use Stream.
+//
+// ctx covers the whole execution, time spent waiting for a worker included.
+// If it ends, the future completes with an error for which errors.Is(err,
+// ctx.Err()) holds. A request already sent may still run on the server: CQL
+// cannot recall it.
+func (q *Query) Execute(ctx context.Context) *Future[*ResultSet] {
+	start := q.s.opts.now()
+	return submit(ctx, q.s, q.stmt, func(ctx context.Context) (*ResultSet, error) {
+		return q.fetchAll(ctx, start)
+	})
+}
+
+// fetchAll runs on a worker: it requests pages until the last one.
+func (q *Query) fetchAll(ctx context.Context, start time.Time) (*ResultSet, error) {
+	gq := q.build()
+	rs := &ResultSet{}
+	for {
+		iter := gq.IterContext(ctx)
+		if err := rs.addPage(iter); err != nil {
+			return nil, wrapQueryError(q.stmt, rs.attempts, iter.Host(), q.s.closedErr(err))
+		}
+		next := iter.PageState()
+		if len(next) == 0 || q.singlePage {
+			rs.latency = q.s.since(start)
+			rs.start(next)
+			return rs, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, wrapQueryError(q.stmt, rs.attempts, iter.Host(), err)
+		}
+		gq.PageState(next)
+	}
+}

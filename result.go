@@ -1,0 +1,205 @@
+package cassandra
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// ResultSet is the complete result of a query run with Execute: every page
+// the server returned, kept in the driver's encoded frames and decoded one
+// row at a time as it is read, so reading allocates nothing per row beyond
+// what the destinations need.
+//
+// Rows are read once, in order, in the manner of database/sql's Rows: call
+// Next before each Scan, check Err after the loop, and Close when done early
+// (Close is idempotent; reading to the end releases everything too). Each
+// page's frame is released as soon as its last row has been read. The
+// generic collectors (CollectRows with RowToStructByName, and the others)
+// read a ResultSet into user types.
+//
+// The metadata methods (Columns, Applied, PageState, Warnings, Host,
+// Attempts, Latency, RowCount) may be called at any time. A ResultSet is
+// meant for one goroutine at a time.
+type ResultSet struct {
+	pages     []*gocql.Iter // pages with rows not read yet, oldest first
+	columns   []gocql.ColumnInfo
+	pageState []byte
+	warnings  []string
+	host      *gocql.HostInfo
+	attempts  int
+	latency   time.Duration
+	rowCount  int
+	applied   bool
+
+	cur    cursor
+	peeked bool // cur holds a row that Next has not reported yet
+	err    error
+	closed bool
+}
+
+// addPage records one page. A page without rows is inspected for its error
+// and released at once; a page with rows cannot carry an error.
+func (rs *ResultSet) addPage(iter *gocql.Iter) error {
+	rs.attempts += iter.Attempts()
+	rs.host = iter.Host()
+	if rs.columns == nil {
+		rs.columns = iter.Columns()
+	}
+	// Warnings live in the frame, which Close releases.
+	rs.warnings = append(rs.warnings, iter.Warnings()...)
+	if iter.NumRows() == 0 {
+		return iter.Close()
+	}
+	rs.rowCount += iter.NumRows()
+	rs.pages = append(rs.pages, iter)
+	return nil
+}
+
+// start prepares reading. For a conditional statement it decodes the
+// [applied] column of the first row, leaving that row to be read normally.
+func (rs *ResultSet) start(pageState []byte) {
+	if len(pageState) > 0 {
+		rs.pageState = pageState
+	}
+	rs.cur.setColumns(rs.columns)
+	if len(rs.columns) == 0 || rs.columns[0].Name != "[applied]" || !rs.Next() {
+		return
+	}
+	if err := gocql.Unmarshal(rs.cur.raw[0].info, rs.cur.raw[0].data, &rs.applied); err != nil {
+		rs.err = fmt.Errorf("cassandra: reading [applied]: %w", err)
+		rs.Close()
+		return
+	}
+	rs.peeked = true
+}
+
+// Next advances to the next row and reports whether there is one. It
+// returns false at the end of the result or on an error (see Err); the
+// result is then released.
+func (rs *ResultSet) Next() bool {
+	if rs.closed || rs.err != nil {
+		return false
+	}
+	if rs.peeked {
+		rs.peeked = false
+		return true
+	}
+	for {
+		ok, err := rs.cur.next()
+		if ok {
+			return true
+		}
+		if err != nil {
+			rs.err = fmt.Errorf("cassandra: reading rows: %w", err)
+			rs.Close()
+			return false
+		}
+		if len(rs.pages) == 0 {
+			rs.Close()
+			return false
+		}
+		rs.cur.read(rs.pages[0])
+		rs.pages[0] = nil
+		rs.pages = rs.pages[1:]
+	}
+}
+
+// errNoRow is returned by Scan without a preceding successful Next.
+var errNoRow = errors.New("cassandra: Scan called without a successful Next")
+
+// Scan copies the columns of the current row into dest, one destination per
+// column (a tuple column takes one per element; nil skips a column), with
+// gocql's conversions (see gocql.Iter.Scan). Scan may be called more than
+// once for the same row.
+func (rs *ResultSet) Scan(dest ...any) error {
+	if rs.err != nil {
+		return rs.err
+	}
+	return rs.cur.scan(dest)
+}
+
+// MapScan copies the current row into m, keyed by column name, with Go
+// values chosen from the column types (as gocql.Iter.MapScan does).
+func (rs *ResultSet) MapScan(m map[string]any) error {
+	row, err := RowToMap(rs)
+	if err != nil {
+		return err
+	}
+	for k, v := range row {
+		m[k] = v
+	}
+	return nil
+}
+
+// Err returns the error that ended iteration early, if any. It stays valid
+// after Close.
+func (rs *ResultSet) Err() error { return rs.err }
+
+// Close releases the rows not read yet. It is idempotent, does not change
+// Err, and always returns nil: a ResultSet's requests are already complete.
+func (rs *ResultSet) Close() error {
+	if rs.closed {
+		return nil
+	}
+	rs.closed = true
+	rs.peeked = false
+	rs.cur.release()
+	for i, p := range rs.pages {
+		p.Close()
+		rs.pages[i] = nil
+	}
+	rs.pages = nil
+	return nil
+}
+
+// One reads the first row into dest and closes the result. It returns an
+// error matching ErrNotFound when there is no row.
+func (rs *ResultSet) One(dest ...any) error {
+	defer rs.Close()
+	if !rs.Next() {
+		if rs.err != nil {
+			return rs.err
+		}
+		return ErrNotFound
+	}
+	return rs.Scan(dest...)
+}
+
+// All reads every remaining row as a map from column name to value (see
+// MapScan) and closes the result. For typed rows use CollectRows.
+func (rs *ResultSet) All() ([]map[string]any, error) {
+	return CollectRows(rs, RowToMap)
+}
+
+// Columns returns the result's columns; nil for statements without rows.
+func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.columns }
+
+// Applied reports whether a conditional statement (INSERT ... IF NOT EXISTS,
+// UPDATE ... IF, or a conditional batch) was applied. When it was not, the
+// rows hold the current values that failed the condition. For statements
+// without a condition Applied returns false.
+func (rs *ResultSet) Applied() bool { return rs.applied }
+
+// PageState returns the position after the last page fetched, to resume
+// the result with Query.PageState; nil when the result is complete.
+func (rs *ResultSet) PageState() []byte { return rs.pageState }
+
+// Warnings returns the warnings the server attached to the responses.
+func (rs *ResultSet) Warnings() []string { return rs.warnings }
+
+// Host returns the node that answered the last request.
+func (rs *ResultSet) Host() *gocql.HostInfo { return rs.host }
+
+// Attempts returns how many requests the driver sent, over every page and
+// retry.
+func (rs *ResultSet) Attempts() int { return rs.attempts }
+
+// Latency returns the end-to-end time of the execution: waiting for a
+// worker plus every request.
+func (rs *ResultSet) Latency() time.Duration { return rs.latency }
+
+// RowCount returns how many rows the result holds, read or not.
+func (rs *ResultSet) RowCount() int { return rs.rowCount }

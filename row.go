@@ -1,0 +1,116 @@
+package cassandra
+
+import (
+	"fmt"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// rawColumn holds one column of the current row (or one element of a tuple
+// column) as the bytes in the driver's frame, until Scan decodes it into the
+// caller's destination. It implements gocql.Unmarshaler, so the driver hands
+// it the bytes without decoding them. The bytes alias the frame, which stays
+// alive while its page is being read.
+type rawColumn struct {
+	info gocql.TypeInfo
+	data []byte
+}
+
+// UnmarshalCQL keeps info and data; it never fails.
+func (c *rawColumn) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
+	c.info, c.data = info, data
+	return nil
+}
+
+// cursor reads the rows of one driver page at a time, in the manner of
+// database/sql: next advances, scan decodes the current row. Advancing reads
+// the row's columns as raw bytes, so a row is decoded once, straight into
+// the caller's destinations, and rows never become maps unless asked.
+type cursor struct {
+	iter  *gocql.Iter // the page being read, or nil
+	raw   []rawColumn // the current row, one entry per Scan destination
+	dest  []any       // &raw[i], reused for every row
+	names []string    // the column name of each destination, for errors
+	onRow bool
+}
+
+// setColumns sizes the cursor for rows of columns; it allocates once per result.
+func (c *cursor) setColumns(columns []gocql.ColumnInfo) {
+	n := destCount(columns)
+	c.raw = make([]rawColumn, n)
+	c.dest = make([]any, n)
+	c.names = make([]string, 0, n)
+	for i := range c.raw {
+		c.dest[i] = &c.raw[i]
+	}
+	for _, col := range columns {
+		if t, ok := col.TypeInfo.(gocql.TupleTypeInfo); ok {
+			for j := range t.Elems {
+				c.names = append(c.names, fmt.Sprintf("%s[%d]", col.Name, j))
+			}
+			continue
+		}
+		c.names = append(c.names, col.Name)
+	}
+}
+
+// destCount is how many Scan destinations a row of columns needs: a tuple
+// column takes one per element, as with gocql.Iter.Scan.
+func destCount(columns []gocql.ColumnInfo) int {
+	n := 0
+	for _, col := range columns {
+		if t, ok := col.TypeInfo.(gocql.TupleTypeInfo); ok {
+			n += len(t.Elems)
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// read makes iter the page being read.
+func (c *cursor) read(iter *gocql.Iter) { c.iter, c.onRow = iter, false }
+
+// next advances to the next row of the current page. At the end of the page
+// it releases the page and returns false with the page's error, if any.
+func (c *cursor) next() (bool, error) {
+	c.onRow = false
+	if c.iter == nil {
+		return false, nil
+	}
+	if c.iter.Scan(c.dest...) {
+		c.onRow = true
+		return true, nil
+	}
+	err := c.iter.Close()
+	c.iter = nil
+	return false, err
+}
+
+// release drops the current page unread.
+func (c *cursor) release() {
+	if c.iter != nil {
+		c.iter.Close()
+		c.iter = nil
+	}
+	c.onRow = false
+}
+
+// scan decodes the current row into dest (nil skips a column).
+func (c *cursor) scan(dest []any) error {
+	if !c.onRow {
+		return errNoRow
+	}
+	if len(dest) != len(c.raw) {
+		return fmt.Errorf("cassandra: Scan: got %d destinations for %d columns", len(dest), len(c.raw))
+	}
+	for i, d := range dest {
+		if d == nil {
+			continue
+		}
+		if err := gocql.Unmarshal(c.raw[i].info, c.raw[i].data, d); err != nil {
+			return fmt.Errorf("cassandra: Scan: column %q: %w", c.names[i], err)
+		}
+	}
+	return nil
+}
