@@ -3,7 +3,6 @@ package cassandra
 import (
 	"context"
 	"strings"
-	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
@@ -124,19 +123,5 @@ func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	if len(b.entries) == 0 {
 		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
 	}
-	start := b.s.opts.now()
-	return submit(ctx, b.s, stmt, func(ctx context.Context) (*ResultSet, error) {
-		return b.run(ctx, stmt, start)
-	})
-}
-
-func (b *Batch) run(ctx context.Context, stmt string, start time.Time) (*ResultSet, error) {
-	iter := b.build().IterContext(ctx)
-	rs := &ResultSet{}
-	if err := rs.addPage(iter); err != nil {
-		return nil, wrapQueryError(stmt, rs.attempts, iter.Host(), b.s.closedErr(err))
-	}
-	rs.latency = b.s.since(start)
-	rs.start(nil)
-	return rs, nil
+	return b.s.submit(ctx, &execution{stmt: stmt, b: b})
 }

@@ -13,10 +13,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-// fakeRows is an in-memory Rows. Scan marshals each stored value with the
+// fakeCollectRows is an in-memory Rows. Scan marshals each stored value with the
 // column's TypeInfo and unmarshals it into the destination with gocql, the
 // way gocql's Iter.Scan does, so the conversions are the driver's own.
-type fakeRows struct {
+type fakeCollectRows struct {
 	cols     []gocql.ColumnInfo
 	data     [][]any
 	pos      int   // 1-based index of the current row; 0 before the first Next
@@ -28,11 +28,11 @@ type fakeRows struct {
 	scans  int
 }
 
-func newFakeRows(cols []gocql.ColumnInfo, rows ...[]any) *fakeRows {
-	return &fakeRows{cols: cols, data: rows}
+func newFakeCollectRows(cols []gocql.ColumnInfo, rows ...[]any) *fakeCollectRows {
+	return &fakeCollectRows{cols: cols, data: rows}
 }
 
-func (r *fakeRows) Next() bool {
+func (r *fakeCollectRows) Next() bool {
 	if r.closed > 0 || r.pos > len(r.data) {
 		return false
 	}
@@ -40,7 +40,7 @@ func (r *fakeRows) Next() bool {
 	return r.pos <= len(r.data)
 }
 
-func (r *fakeRows) Scan(dest ...any) error {
+func (r *fakeCollectRows) Scan(dest ...any) error {
 	r.scans++
 	if r.scanErr != nil {
 		return r.scanErr
@@ -79,32 +79,32 @@ func (r *fakeRows) Scan(dest ...any) error {
 	return nil
 }
 
-func (r *fakeRows) Columns() []gocql.ColumnInfo { return r.cols }
+func (r *fakeCollectRows) Columns() []gocql.ColumnInfo { return r.cols }
 
-func (r *fakeRows) Err() error {
+func (r *fakeCollectRows) Err() error {
 	if r.pos > len(r.data) {
 		return r.err
 	}
 	return nil
 }
 
-func (r *fakeRows) Close() error {
+func (r *fakeCollectRows) Close() error {
 	r.closed++
 	return r.closeErr
 }
 
 var (
-	tInt     = gocql.NewNativeType(4, gocql.TypeInt, "")
-	tBigInt  = gocql.NewNativeType(4, gocql.TypeBigInt, "")
-	tText    = gocql.NewNativeType(4, gocql.TypeText, "")
-	tBool    = gocql.NewNativeType(4, gocql.TypeBoolean, "")
-	tTime    = gocql.NewNativeType(4, gocql.TypeTimestamp, "")
-	tUUID    = gocql.NewNativeType(4, gocql.TypeUUID, "")
-	tDouble  = gocql.NewNativeType(4, gocql.TypeDouble, "")
-	tListInt = gocql.NewNativeType(4, gocql.TypeCustom, "org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.Int32Type)")
+	ctInt     = gocql.NewNativeType(4, gocql.TypeInt, "")
+	ctBigInt  = gocql.NewNativeType(4, gocql.TypeBigInt, "")
+	ctText    = gocql.NewNativeType(4, gocql.TypeText, "")
+	ctBool    = gocql.NewNativeType(4, gocql.TypeBoolean, "")
+	ctTime    = gocql.NewNativeType(4, gocql.TypeTimestamp, "")
+	ctUUID    = gocql.NewNativeType(4, gocql.TypeUUID, "")
+	ctDouble  = gocql.NewNativeType(4, gocql.TypeDouble, "")
+	ctListInt = gocql.NewNativeType(4, gocql.TypeCustom, "org.apache.cassandra.db.marshal.ListType(org.apache.cassandra.db.marshal.Int32Type)")
 )
 
-func cols(pairs ...any) []gocql.ColumnInfo {
+func collectCols(pairs ...any) []gocql.ColumnInfo {
 	var out []gocql.ColumnInfo
 	for i := 0; i < len(pairs); i += 2 {
 		out = append(out, gocql.ColumnInfo{Keyspace: "ks", Table: "t", Name: pairs[i].(string), TypeInfo: pairs[i+1].(gocql.TypeInfo)})
@@ -112,37 +112,38 @@ func cols(pairs ...any) []gocql.ColumnInfo {
 	return out
 }
 
-type Base struct {
+type CollectBase struct {
 	ID int `cql:"id"`
 }
 
-type base struct {
+type collectTenant struct {
 	Tenant string
 }
 
-type User struct {
-	Base
-	base
+type collectUser struct {
+	CollectBase
+	collectTenant
 	UserID    int64
 	FullName  string `cql:"name"`
 	Email     string
 	CreatedAt time.Time
 	Secret    string `cql:"-"`
-	internal  string //nolint:unused // unexported fields are ignored
+	//lint:ignore U1000 unexported fields are ignored by the mapping
+	internal string
 }
 
-func userCols() []gocql.ColumnInfo {
-	return cols("id", tInt, "tenant", tText, "user_id", tBigInt, "NAME", tText, "email", tText, "createdat", tTime)
+func collectUserCols() []gocql.ColumnInfo {
+	return collectCols("id", ctInt, "tenant", ctText, "user_id", ctBigInt, "NAME", ctText, "email", ctText, "createdat", ctTime)
 }
 
 func TestCollectRowsRowTo(t *testing.T) {
-	rows := newFakeRows(cols("n", tInt), []any{1}, []any{2}, []any{3})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1}, []any{2}, []any{3})
 	got, err := CollectRows(rows, RowTo[int])
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2, 3}, got)
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("n", tInt))
+	rows = newFakeCollectRows(collectCols("n", ctInt))
 	got, err = CollectRows(rows, RowTo[int])
 	require.NoError(t, err)
 	assert.NotNil(t, got, "an empty result is an empty slice, not nil")
@@ -151,7 +152,7 @@ func TestCollectRowsRowTo(t *testing.T) {
 }
 
 func TestRowToAddrOf(t *testing.T) {
-	rows := newFakeRows(cols("s", tText), []any{"a"}, []any{"b"})
+	rows := newFakeCollectRows(collectCols("s", ctText), []any{"a"}, []any{"b"})
 	got, err := CollectRows(rows, RowToAddrOf[string])
 	require.NoError(t, err)
 	require.Len(t, got, 2)
@@ -160,7 +161,7 @@ func TestRowToAddrOf(t *testing.T) {
 }
 
 func TestRowToWrongColumnCount(t *testing.T) {
-	rows := newFakeRows(cols("a", tInt, "b", tInt), []any{1, 2})
+	rows := newFakeCollectRows(collectCols("a", ctInt, "b", ctInt), []any{1, 2})
 	_, err := CollectRows(rows, RowTo[int])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exactly one column")
@@ -168,7 +169,7 @@ func TestRowToWrongColumnCount(t *testing.T) {
 }
 
 func TestRowToScanErrorNamesColumn(t *testing.T) {
-	rows := newFakeRows(cols("flag", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("flag", ctInt), []any{1})
 	_, err := CollectRows(rows, RowTo[bool])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `cassandra: column "flag": `)
@@ -177,11 +178,11 @@ func TestRowToScanErrorNamesColumn(t *testing.T) {
 
 func TestRowToStructByName(t *testing.T) {
 	created := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	rows := newFakeRows(userCols(),
+	rows := newFakeCollectRows(collectUserCols(),
 		[]any{7, "acme", int64(42), "Ada", "ada@example.com", created},
 		[]any{8, "acme", int64(43), "Bob", "bob@example.com", created},
 	)
-	got, err := CollectRows(rows, RowToStructByName[User])
+	got, err := CollectRows(rows, RowToStructByName[collectUser])
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, 7, got[0].ID, "embedded struct, tag")
@@ -197,7 +198,7 @@ func TestRowToStructByName(t *testing.T) {
 
 func TestRowToAddrOfStructByName(t *testing.T) {
 	type pt struct{ X, Y int }
-	rows := newFakeRows(cols("y", tInt, "x", tInt), []any{2, 1})
+	rows := newFakeCollectRows(collectCols("y", ctInt, "x", ctInt), []any{2, 1})
 	got, err := CollectOneRow(rows, RowToAddrOfStructByName[pt])
 	require.NoError(t, err)
 	assert.Equal(t, &pt{X: 1, Y: 2}, got)
@@ -209,13 +210,13 @@ func TestRowToStructByNameStrictAndLax(t *testing.T) {
 		Nick string
 	}
 	// A field without a column: strict fails, lax leaves it zero.
-	rows := newFakeRows(cols("id", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("id", ctInt), []any{1})
 	_, err := CollectRows(rows, RowToStructByName[withNick])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no column in the result for field cassandra.withNick.Nick")
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("id", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("id", ctInt), []any{1})
 	got, err := CollectRows(rows, RowToStructByNameLax[withNick])
 	require.NoError(t, err)
 	assert.Equal(t, []withNick{{ID: 1}}, got)
@@ -225,7 +226,7 @@ func TestRowToStructByNameStrictAndLax(t *testing.T) {
 		"strict": RowToStructByName[withNick],
 		"lax":    RowToStructByNameLax[withNick],
 	} {
-		rows = newFakeRows(cols("id", tInt, "nick", tText, "email", tText), []any{1, "n", "e"})
+		rows = newFakeCollectRows(collectCols("id", ctInt, "nick", ctText, "email", ctText), []any{1, "n", "e"})
 		_, err = CollectRows(rows, fn)
 		require.Error(t, err, name)
 		assert.EqualError(t, err, `cassandra: no field in cassandra.withNick for column "email"`, name)
@@ -237,14 +238,14 @@ func TestRowToStructByNameStrictAndLax(t *testing.T) {
 		ID     int
 		Secret string `cql:"-"`
 	}
-	rows = newFakeRows(cols("id", tInt, "secret", tText), []any{1, "s"})
+	rows = newFakeCollectRows(collectCols("id", ctInt, "secret", ctText), []any{1, "s"})
 	_, err = CollectRows(rows, RowToStructByName[skip])
 	assert.EqualError(t, err, `cassandra: no field in cassandra.skip for column "secret"`)
 }
 
 func TestRowToStructByNameTwoColumnsOneField(t *testing.T) {
 	type u struct{ UserID int }
-	rows := newFakeRows(cols("userid", tInt, "user_id", tInt), []any{1, 2})
+	rows := newFakeCollectRows(collectCols("userid", ctInt, "user_id", ctInt), []any{1, 2})
 	_, err := CollectRows(rows, RowToStructByName[u])
 	assert.EqualError(t, err, `cassandra: columns "userid" and "user_id" both map to field cassandra.u.UserID`)
 }
@@ -255,7 +256,7 @@ func TestRowToStructByNameShallowFieldWins(t *testing.T) {
 		inner
 		ID int
 	}
-	rows := newFakeRows(cols("id", tInt), []any{5})
+	rows := newFakeCollectRows(collectCols("id", ctInt), []any{5})
 	got, err := CollectOneRow(rows, RowToStructByNameLax[outer])
 	require.NoError(t, err)
 	assert.Equal(t, 5, got.ID)
@@ -264,35 +265,36 @@ func TestRowToStructByNameShallowFieldWins(t *testing.T) {
 
 func TestRowToStructByPos(t *testing.T) {
 	type pos struct {
-		Base
-		Name   string
-		skip   int //nolint:unused // unexported fields are ignored
+		CollectBase
+		Name string
+		//lint:ignore U1000 unexported fields are ignored by the mapping
+		skip   int
 		Hidden int `cql:"-"`
 		Active bool
 	}
-	rows := newFakeRows(cols("a", tInt, "b", tText, "c", tBool), []any{1, "x", true})
+	rows := newFakeCollectRows(collectCols("a", ctInt, "b", ctText, "c", ctBool), []any{1, "x", true})
 	got, err := CollectRows(rows, RowToStructByPos[pos])
 	require.NoError(t, err)
-	assert.Equal(t, []pos{{Base: Base{ID: 1}, Name: "x", Active: true}}, got)
+	assert.Equal(t, []pos{{CollectBase: CollectBase{ID: 1}, Name: "x", Active: true}}, got)
 
-	rows = newFakeRows(cols("a", tInt, "b", tText), []any{1, "x"})
+	rows = newFakeCollectRows(collectCols("a", ctInt, "b", ctText), []any{1, "x"})
 	_, err = CollectRows(rows, RowToStructByPos[pos])
 	assert.EqualError(t, err, "cassandra: cassandra.pos has 3 exported fields but the result has 2 columns")
 	assert.Equal(t, 1, rows.closed)
 }
 
 func TestRowToStructNotAStruct(t *testing.T) {
-	rows := newFakeRows(cols("n", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	assert.NotPanics(t, func() {
 		_, err := CollectRows(rows, RowToStructByName[int])
 		assert.EqualError(t, err, "cassandra: cannot scan a row into int: not a struct")
 	})
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	assert.NotPanics(t, func() {
-		_, err := CollectRows(rows, RowToAddrOfStructByName[*User])
-		assert.EqualError(t, err, "cassandra: cannot scan a row into *cassandra.User: not a struct")
+		_, err := CollectRows(rows, RowToAddrOfStructByName[*collectUser])
+		assert.EqualError(t, err, "cassandra: cannot scan a row into *cassandra.collectUser: not a struct")
 	})
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	assert.NotPanics(t, func() {
 		_, err := CollectRows(rows, RowToStructByPos[[]int])
 		assert.EqualError(t, err, "cassandra: cannot scan a row into []int: not a struct")
@@ -301,25 +303,25 @@ func TestRowToStructNotAStruct(t *testing.T) {
 
 func TestRowToStructEmbeddedPointer(t *testing.T) {
 	type withPtr struct {
-		*Base
+		*CollectBase
 		Name string
 	}
-	rows := newFakeRows(cols("id", tInt, "name", tText), []any{1, "x"})
+	rows := newFakeCollectRows(collectCols("id", ctInt, "name", ctText), []any{1, "x"})
 	_, err := CollectRows(rows, RowToStructByName[withPtr])
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "embedded pointer Base")
+	assert.Contains(t, err.Error(), "embedded pointer CollectBase")
 }
 
 func TestRowToStructScanError(t *testing.T) {
 	type flag struct{ On bool }
-	rows := newFakeRows(cols("on", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("on", ctInt), []any{1})
 	_, err := CollectRows(rows, RowToStructByName[flag])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cassandra: scanning row into cassandra.flag: ")
 	assert.Equal(t, 1, rows.closed)
 
 	sentinel := errors.New("boom")
-	rows = newFakeRows(cols("on", tBool), []any{true})
+	rows = newFakeCollectRows(collectCols("on", ctBool), []any{true})
 	rows.scanErr = sentinel
 	_, err = CollectRows(rows, RowToStructByName[flag])
 	assert.ErrorIs(t, err, sentinel)
@@ -335,13 +337,13 @@ func TestRowToStructTuple(t *testing.T) {
 		ID   int
 		Pair pair
 	}
-	tuple := gocql.TupleTypeInfo{Elems: []gocql.TypeInfo{tInt, tText}}
-	rows := newFakeRows(cols("id", tInt, "pair", tuple), []any{1, []any{2, "two"}})
+	tuple := gocql.TupleTypeInfo{Elems: []gocql.TypeInfo{ctInt, ctText}}
+	rows := newFakeCollectRows(collectCols("id", ctInt, "pair", tuple), []any{1, []any{2, "two"}})
 	got, err := CollectOneRow(rows, RowToStructByName[rec])
 	require.NoError(t, err)
 	assert.Equal(t, rec{ID: 1, Pair: pair{A: 2, B: "two"}}, got)
 
-	rows = newFakeRows(cols("pair", tuple), []any{[]any{3, "three"}})
+	rows = newFakeCollectRows(collectCols("pair", tuple), []any{[]any{3, "three"}})
 	p, err := CollectOneRow(rows, RowTo[pair])
 	require.NoError(t, err)
 	assert.Equal(t, pair{A: 3, B: "three"}, p)
@@ -350,15 +352,15 @@ func TestRowToStructTuple(t *testing.T) {
 		ID   int
 		Pair int
 	}
-	rows = newFakeRows(cols("id", tInt, "pair", tuple), []any{1, []any{2, "two"}})
+	rows = newFakeCollectRows(collectCols("id", ctInt, "pair", tuple), []any{1, []any{2, "two"}})
 	_, err = CollectOneRow(rows, RowToStructByName[bad])
 	assert.EqualError(t, err, `cassandra: column "pair" is a tuple of 2 elements; field cassandra.bad.Pair must be a struct with 2 exported fields`)
 }
 
 func TestRowToMap(t *testing.T) {
 	id := gocql.TimeUUID()
-	tuple := gocql.TupleTypeInfo{Elems: []gocql.TypeInfo{tInt, tText}}
-	rows := newFakeRows(cols("id", tUUID, "n", tInt, "big", tBigInt, "name", tText, "score", tDouble, "l", tListInt, "tup", tuple),
+	tuple := gocql.TupleTypeInfo{Elems: []gocql.TypeInfo{ctInt, ctText}}
+	rows := newFakeCollectRows(collectCols("id", ctUUID, "n", ctInt, "big", ctBigInt, "name", ctText, "score", ctDouble, "l", ctListInt, "tup", tuple),
 		[]any{id, 1, int64(2), "x", 1.5, []int{1, 2}, []any{3, "three"}},
 		[]any{id, nil, nil, nil, nil, nil, []any{nil, nil}},
 	)
@@ -374,20 +376,20 @@ func TestRowToMap(t *testing.T) {
 		"tup[0]": 0, "tup[1]": "",
 	}, got[1], "NULL becomes the zero value of gocql's Go type")
 
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	rows.scanErr = errors.New("boom")
 	_, err = CollectRows(rows, RowToMap)
 	assert.EqualError(t, err, "cassandra: scanning row into map: boom")
 }
 
 func TestCollectOneRow(t *testing.T) {
-	rows := newFakeRows(cols("n", tInt), []any{1}, []any{2})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1}, []any{2})
 	n, err := CollectOneRow(rows, RowTo[int])
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("n", tInt))
+	rows = newFakeCollectRows(collectCols("n", ctInt))
 	_, err = CollectOneRow(rows, RowTo[int])
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.ErrorIs(t, err, gocql.ErrNotFound)
@@ -395,19 +397,19 @@ func TestCollectOneRow(t *testing.T) {
 }
 
 func TestCollectExactlyOneRow(t *testing.T) {
-	rows := newFakeRows(cols("n", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	n, err := CollectExactlyOneRow(rows, RowTo[int])
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("n", tInt), []any{1}, []any{2})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1}, []any{2})
 	n, err = CollectExactlyOneRow(rows, RowTo[int])
 	assert.ErrorIs(t, err, ErrTooManyRows)
 	assert.Zero(t, n, "the zero value on error")
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("n", tInt))
+	rows = newFakeCollectRows(collectCols("n", ctInt))
 	_, err = CollectExactlyOneRow(rows, RowTo[int])
 	assert.ErrorIs(t, err, gocql.ErrNotFound)
 	assert.Equal(t, 1, rows.closed)
@@ -416,43 +418,43 @@ func TestCollectExactlyOneRow(t *testing.T) {
 func TestCollectorsReturnRowsErr(t *testing.T) {
 	cause := &gocql.RequestErrReadTimeout{}
 	rowsErr := &QueryError{Statement: "SELECT n FROM t", Err: cause}
-	newRows := func() *fakeRows {
-		r := newFakeRows(cols("n", tInt), []any{1})
+	newRows := func() *fakeCollectRows {
+		r := newFakeCollectRows(collectCols("n", ctInt), []any{1})
 		r.err = rowsErr
 		return r
 	}
 
 	rows := newRows()
 	_, err := CollectRows(rows, RowTo[int])
-	assertRowsErr(t, err, rowsErr, cause)
+	assertCollectRowsErr(t, err, rowsErr, cause)
 	assert.Equal(t, 1, rows.closed)
 
 	rows = newRows()
 	_, err = AppendRows([]int{0}, rows, RowTo[int])
-	assertRowsErr(t, err, rowsErr, cause)
+	assertCollectRowsErr(t, err, rowsErr, cause)
 	assert.Equal(t, 1, rows.closed)
 
 	rows = newRows()
 	_, err = CollectExactlyOneRow(rows, RowTo[int])
-	assertRowsErr(t, err, rowsErr, cause)
+	assertCollectRowsErr(t, err, rowsErr, cause)
 	assert.Equal(t, 1, rows.closed)
 
 	rows = newRows()
 	var n int
 	err = ForEachRow(rows, []any{&n}, func() error { return nil })
-	assertRowsErr(t, err, rowsErr, cause)
+	assertCollectRowsErr(t, err, rowsErr, cause)
 	assert.Equal(t, 1, rows.closed)
 
 	// An error that ends iteration before any row is not ErrNotFound.
-	rows = newFakeRows(cols("n", tInt))
+	rows = newFakeCollectRows(collectCols("n", ctInt))
 	rows.err = rowsErr
 	_, err = CollectOneRow(rows, RowTo[int])
-	assertRowsErr(t, err, rowsErr, cause)
+	assertCollectRowsErr(t, err, rowsErr, cause)
 	assert.NotErrorIs(t, err, ErrNotFound)
 	assert.Equal(t, 1, rows.closed)
 }
 
-func assertRowsErr(t *testing.T, err error, want *QueryError, cause error) {
+func assertCollectRowsErr(t *testing.T, err error, want *QueryError, cause error) {
 	t.Helper()
 	require.Error(t, err)
 	assert.ErrorIs(t, err, want)
@@ -465,20 +467,20 @@ func assertRowsErr(t *testing.T, err error, want *QueryError, cause error) {
 
 func TestCollectorsReturnCloseErr(t *testing.T) {
 	closeErr := errors.New("close failed")
-	rows := newFakeRows(cols("n", tInt), []any{1})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	rows.closeErr = closeErr
 	got, err := CollectRows(rows, RowTo[int])
 	assert.ErrorIs(t, err, closeErr)
 	assert.Nil(t, got)
 
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	rows.closeErr = closeErr
 	n, err := CollectOneRow(rows, RowTo[int])
 	assert.ErrorIs(t, err, closeErr)
 	assert.Zero(t, n)
 
 	// An earlier error wins over the Close error.
-	rows = newFakeRows(cols("n", tInt))
+	rows = newFakeCollectRows(collectCols("n", ctInt))
 	rows.closeErr = closeErr
 	_, err = CollectOneRow(rows, RowTo[int])
 	assert.ErrorIs(t, err, ErrNotFound)
@@ -489,18 +491,18 @@ func TestCollectorsReturnFnErr(t *testing.T) {
 	fnErr := errors.New("mapper failed")
 	fail := func(CollectableRow) (int, error) { return 0, fnErr }
 
-	rows := newFakeRows(cols("n", tInt), []any{1}, []any{2})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{1}, []any{2})
 	_, err := CollectRows(rows, fail)
 	assert.ErrorIs(t, err, fnErr)
 	assert.Equal(t, 1, rows.closed)
 	assert.Equal(t, 1, rows.pos, "stops at the first error")
 
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	_, err = CollectOneRow(rows, fail)
 	assert.ErrorIs(t, err, fnErr)
 	assert.Equal(t, 1, rows.closed)
 
-	rows = newFakeRows(cols("n", tInt), []any{1})
+	rows = newFakeCollectRows(collectCols("n", ctInt), []any{1})
 	_, err = CollectExactlyOneRow(rows, fail)
 	assert.ErrorIs(t, err, fnErr)
 	assert.Equal(t, 1, rows.closed)
@@ -508,7 +510,7 @@ func TestCollectorsReturnFnErr(t *testing.T) {
 
 func TestAppendRows(t *testing.T) {
 	type ints []int
-	rows := newFakeRows(cols("n", tInt), []any{2}, []any{3})
+	rows := newFakeCollectRows(collectCols("n", ctInt), []any{2}, []any{3})
 	got, err := AppendRows(ints{1}, rows, RowTo[int])
 	require.NoError(t, err)
 	assert.Equal(t, ints{1, 2, 3}, got)
@@ -516,7 +518,7 @@ func TestAppendRows(t *testing.T) {
 }
 
 func TestForEachRow(t *testing.T) {
-	rows := newFakeRows(cols("n", tInt, "s", tText), []any{1, "a"}, []any{2, "b"})
+	rows := newFakeCollectRows(collectCols("n", ctInt, "s", ctText), []any{1, "a"}, []any{2, "b"})
 	var (
 		n    int
 		s    string
@@ -531,7 +533,7 @@ func TestForEachRow(t *testing.T) {
 	assert.Equal(t, 1, rows.closed)
 
 	stop := errors.New("stop")
-	rows = newFakeRows(cols("n", tInt, "s", tText), []any{1, "a"}, []any{2, "b"})
+	rows = newFakeCollectRows(collectCols("n", ctInt, "s", ctText), []any{1, "a"}, []any{2, "b"})
 	calls := 0
 	err = ForEachRow(rows, []any{&n, &s}, func() error { calls++; return stop })
 	assert.ErrorIs(t, err, stop)
@@ -539,7 +541,7 @@ func TestForEachRow(t *testing.T) {
 	assert.Equal(t, 1, rows.closed)
 
 	scanErr := errors.New("scan failed")
-	rows = newFakeRows(cols("n", tInt, "s", tText), []any{1, "a"})
+	rows = newFakeCollectRows(collectCols("n", ctInt, "s", ctText), []any{1, "a"})
 	rows.scanErr = scanErr
 	err = ForEachRow(rows, []any{&n, &s}, func() error { t.Fatal("fn called after a Scan error"); return nil })
 	assert.ErrorIs(t, err, scanErr)
@@ -570,17 +572,17 @@ func TestRowToStructPlanCacheConcurrent(t *testing.T) {
 		A int
 		B string
 	}
-	colsAB := cols("a", tInt, "b", tText)
-	colsBA := cols("b", tText, "a", tInt)
+	colsAB := collectCols("a", ctInt, "b", ctText)
+	colsBA := collectCols("b", ctText, "a", ctInt)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
-				var rows *fakeRows
+				var rows *fakeCollectRows
 				if (g+i)%2 == 0 {
-					rows = newFakeRows(colsAB, []any{i, "x"})
+					rows = newFakeCollectRows(colsAB, []any{i, "x"})
 				} else {
-					rows = newFakeRows(colsBA, []any{"x", i})
+					rows = newFakeCollectRows(colsBA, []any{"x", i})
 				}
 				got, err := CollectOneRow(rows, RowToStructByName[rec])
 				if !assert.NoError(t, err) || !assert.Equal(t, rec{A: i, B: "x"}, got) {
@@ -600,8 +602,8 @@ func BenchmarkRowToStructByName(b *testing.B) {
 		Email     string
 		CreatedAt time.Time
 	}
-	cs := cols("id", tInt, "user_id", tBigInt, "name", tText, "email", tText, "created_at", tTime)
-	rows := &benchRows{cols: cs}
+	cs := collectCols("id", ctInt, "user_id", ctBigInt, "name", ctText, "email", ctText, "created_at", ctTime)
+	rows := &benchCollectRow{cols: cs}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := RowToStructByName[rec](rows); err != nil {
@@ -610,13 +612,13 @@ func BenchmarkRowToStructByName(b *testing.B) {
 	}
 }
 
-// benchRows is a CollectableRow whose Scan sets values directly, so the
+// benchCollectRow is a CollectableRow whose Scan sets values directly, so the
 // benchmark measures the mapping, not gocql's unmarshalling.
-type benchRows struct{ cols []gocql.ColumnInfo }
+type benchCollectRow struct{ cols []gocql.ColumnInfo }
 
-func (r *benchRows) Columns() []gocql.ColumnInfo { return r.cols }
+func (r *benchCollectRow) Columns() []gocql.ColumnInfo { return r.cols }
 
-func (r *benchRows) Scan(dest ...any) error {
+func (r *benchCollectRow) Scan(dest ...any) error {
 	*dest[0].(*int) = 1
 	*dest[1].(*int64) = 2
 	*dest[2].(*string) = "name"

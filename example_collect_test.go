@@ -30,7 +30,7 @@ func ExampleCollectRows() {
 	// Columns match fields by tag, by name or by snake_case name, ignoring case.
 	type User struct {
 		ID        gocql.UUID
-		FullName  string `cql:"name"`
+		FullName  string    `cql:"name"`
 		CreatedAt time.Time // created_at
 	}
 	rs, err := session.Execute(ctx, "SELECT id, name, created_at FROM app.users").Await(ctx)

@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"context"
-	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
@@ -138,30 +137,7 @@ func (q *Query) build() *gocql.Query {
 // ctx.Err()) holds. A request already sent may still run on the server: CQL
 // cannot recall it.
 func (q *Query) Execute(ctx context.Context) *Future[*ResultSet] {
-	start := q.s.opts.now()
-	return submit(ctx, q.s, q.stmt, func(ctx context.Context) (*ResultSet, error) {
-		return q.fetchAll(ctx, start)
-	})
-}
-
-// fetchAll runs on a worker: it requests pages until the last one.
-func (q *Query) fetchAll(ctx context.Context, start time.Time) (*ResultSet, error) {
-	gq := q.build()
-	rs := &ResultSet{}
-	for {
-		iter := gq.IterContext(ctx)
-		if err := rs.addPage(iter); err != nil {
-			return nil, wrapQueryError(q.stmt, rs.attempts, iter.Host(), q.s.closedErr(err))
-		}
-		next := iter.PageState()
-		if len(next) == 0 || q.singlePage {
-			rs.latency = q.s.since(start)
-			rs.start(next)
-			return rs, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, wrapQueryError(q.stmt, rs.attempts, iter.Host(), err)
-		}
-		gq.PageState(next)
-	}
+	// The execution keeps a copy of the settings, so later changes to q do
+	// not affect it.
+	return q.s.submit(ctx, &execution{stmt: q.stmt, q: *q})
 }

@@ -34,6 +34,8 @@ type ResultSet struct {
 	rowCount  int
 	applied   bool
 
+	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
+
 	cur    cursor
 	peeked bool // cur holds a row that Next has not reported yet
 	err    error
@@ -49,11 +51,16 @@ func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 		rs.columns = iter.Columns()
 	}
 	// Warnings live in the frame, which Close releases.
-	rs.warnings = append(rs.warnings, iter.Warnings()...)
+	if w := iter.Warnings(); len(w) > 0 {
+		rs.warnings = append(rs.warnings, w...)
+	}
 	if iter.NumRows() == 0 {
 		return iter.Close()
 	}
 	rs.rowCount += iter.NumRows()
+	if rs.pages == nil {
+		rs.pages = rs.pagesBuf[:0]
+	}
 	rs.pages = append(rs.pages, iter)
 	return nil
 }

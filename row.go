@@ -27,31 +27,48 @@ func (c *rawColumn) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
 // the row's columns as raw bytes, so a row is decoded once, straight into
 // the caller's destinations, and rows never become maps unless asked.
 type cursor struct {
-	iter  *gocql.Iter // the page being read, or nil
-	raw   []rawColumn // the current row, one entry per Scan destination
-	dest  []any       // &raw[i], reused for every row
-	names []string    // the column name of each destination, for errors
-	onRow bool
+	iter    *gocql.Iter // the page being read, or nil
+	columns []gocql.ColumnInfo
+	raw     []rawColumn // the current row, one entry per Scan destination
+	dest    []any       // &raw[i], reused for every row
+	onRow   bool
+
+	// Most results have few columns: their buffers live here, in the
+	// ResultSet's own allocation.
+	rawBuf  [8]rawColumn
+	destBuf [8]any
 }
 
-// setColumns sizes the cursor for rows of columns; it allocates once per result.
+// setColumns sizes the cursor for rows of columns.
 func (c *cursor) setColumns(columns []gocql.ColumnInfo) {
+	c.columns = columns
 	n := destCount(columns)
-	c.raw = make([]rawColumn, n)
-	c.dest = make([]any, n)
-	c.names = make([]string, 0, n)
+	if n <= len(c.rawBuf) {
+		c.raw, c.dest = c.rawBuf[:n], c.destBuf[:n]
+	} else {
+		c.raw, c.dest = make([]rawColumn, n), make([]any, n)
+	}
 	for i := range c.raw {
 		c.dest[i] = &c.raw[i]
 	}
-	for _, col := range columns {
+}
+
+// name returns the column name of destination i, for errors; a tuple
+// element is named column[element].
+func (c *cursor) name(i int) string {
+	for _, col := range c.columns {
+		n := 1
 		if t, ok := col.TypeInfo.(gocql.TupleTypeInfo); ok {
-			for j := range t.Elems {
-				c.names = append(c.names, fmt.Sprintf("%s[%d]", col.Name, j))
+			n = len(t.Elems)
+			if i < n {
+				return fmt.Sprintf("%s[%d]", col.Name, i)
 			}
-			continue
+		} else if i == 0 {
+			return col.Name
 		}
-		c.names = append(c.names, col.Name)
+		i -= n
 	}
+	return "?"
 }
 
 // destCount is how many Scan destinations a row of columns needs: a tuple
@@ -109,7 +126,7 @@ func (c *cursor) scan(dest []any) error {
 			continue
 		}
 		if err := gocql.Unmarshal(c.raw[i].info, c.raw[i].data, d); err != nil {
-			return fmt.Errorf("cassandra: Scan: column %q: %w", c.names[i], err)
+			return fmt.Errorf("cassandra: Scan: column %q: %w", c.name(i), err)
 		}
 	}
 	return nil

@@ -52,7 +52,8 @@ func (s *AsyncSession) Gocql() *gocql.Session { return s.gs }
 // large to hold, use Stream. Execute(ctx, stmt, v...) is short for
 // s.Query(stmt, v...).Execute(ctx).
 func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) *Future[*ResultSet] {
-	return s.Query(stmt, values...).Execute(ctx)
+	e := &execution{stmt: stmt, q: Query{s: s, stmt: stmt, values: values}}
+	return s.submit(ctx, e)
 }
 
 // Query returns a builder for stmt with values, to set per-query options
@@ -105,31 +106,6 @@ func (s *AsyncSession) Close() error {
 		s.cluster.forget(s)
 	})
 	return s.closeErr
-}
-
-// submit runs fn on the pool and returns its future. stmt names the work in
-// errors. The future's Cancel cancels the context fn runs with.
-func submit[T any](ctx context.Context, s *AsyncSession, stmt string, fn func(context.Context) (T, error)) *Future[T] {
-	var zero T
-	if s.closing.Load() {
-		return completedFuture(zero, wrapQueryError(stmt, 0, nil, ErrClosed))
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	f := newFuture[T](cancel)
-	err := s.pool.Submit(ctx,
-		func(ctx context.Context) {
-			f.run(ctx, fn)
-			cancel()
-		},
-		func(err error) {
-			f.complete(zero, wrapQueryError(stmt, 0, nil, err))
-			cancel()
-		})
-	if err != nil {
-		cancel()
-		f.complete(zero, wrapQueryError(stmt, 0, nil, err))
-	}
-	return f
 }
 
 // closedErr turns a driver error caused by Close into one that matches

@@ -95,17 +95,28 @@ type counters struct {
 }
 
 type worker struct {
-	ch chan *task // capacity 1; a nil receive (closed channel) means exit
+	ch chan *Task // capacity 1; a nil receive (closed channel) means exit
 }
 
-// A task is one Submit. It lives in at most one taskList at a time; every
-// field after drop is guarded by Pool.mu.
-type task struct {
-	ctx  context.Context
-	run  func(context.Context)
-	drop func(error)
+// Handler is the work of one task: exactly one of its methods is called for
+// every accepted task, exactly once.
+type Handler interface {
+	// Run runs the task on a worker with the context it was submitted with.
+	Run(ctx context.Context)
+	// Drop reports that the task never ran, and why.
+	Drop(err error)
+}
 
-	prev, next *task
+// Task is the pool's bookkeeping for one submission. Callers that submit at
+// a high rate embed a Task in their own per-request struct and pass it to
+// SubmitTask, which saves an allocation per request. The zero Task is ready
+// to use; a Task must not be submitted again until its Handler was called.
+// Every field after h is guarded by Pool.mu.
+type Task struct {
+	ctx context.Context
+	h   Handler
+
+	prev, next *Task
 	queued     bool          // in Pool.queue
 	waiting    bool          // in Pool.waiters
 	granted    bool          // a waiter that was given room
@@ -133,7 +144,7 @@ func New(cfg Config) (*Pool, error) {
 		idle:     make([]*worker, 0, cfg.Workers),
 	}
 	for range cfg.Workers {
-		w := &worker{ch: make(chan *task, 1)}
+		w := &worker{ch: make(chan *Task, 1)}
 		p.idle = append(p.idle, w)
 		go p.work(w)
 	}
@@ -161,13 +172,32 @@ func (p *Pool) Submit(ctx context.Context, run func(context.Context), drop func(
 	if run == nil || drop == nil {
 		return errors.New("cassandra: pool: Submit needs non-nil run and drop functions")
 	}
+	return p.SubmitTask(ctx, new(Task), funcHandler{run, drop})
+}
+
+// funcHandler adapts a pair of functions to Handler.
+type funcHandler struct {
+	run  func(context.Context)
+	drop func(error)
+}
+
+func (f funcHandler) Run(ctx context.Context) { f.run(ctx) }
+func (f funcHandler) Drop(err error)          { f.drop(err) }
+
+// SubmitTask is Submit with a Handler and a caller-owned Task, for the hot
+// path: it allocates nothing when a worker is idle. t must be a zero Task
+// (or one whose previous submission has been resolved).
+func (p *Pool) SubmitTask(ctx context.Context, t *Task, h Handler) error {
+	if t == nil || h == nil {
+		return errors.New("cassandra: pool: SubmitTask needs a Task and a Handler")
+	}
 	if err := ctx.Err(); err != nil {
 		p.mu.Lock()
 		p.c.canceledSubmit++
 		p.mu.Unlock()
 		return err
 	}
-	t := &task{ctx: ctx, run: run, drop: drop}
+	*t = Task{ctx: ctx, h: h}
 
 	p.mu.Lock()
 	if p.closing {
@@ -231,7 +261,7 @@ func (p *Pool) Submit(ctx context.Context, run func(context.Context), drop func(
 
 // dispatchLocked gives an admitted task to an idle worker, which it returns
 // (the caller sends t to it after unlocking), or queues it and returns nil.
-func (p *Pool) dispatchLocked(t *task) *worker {
+func (p *Pool) dispatchLocked(t *Task) *worker {
 	if n := len(p.idle); n > 0 {
 		// The queue is empty whenever a worker is idle, so FIFO order holds.
 		w := p.idle[n-1]
@@ -255,7 +285,7 @@ func (p *Pool) dispatchLocked(t *task) *worker {
 // expire removes a task whose context ended while it was queued and drops it.
 // Whoever takes the task out of the queue under mu owns it: a worker, Close,
 // or expire; the others see queued == false and leave it alone.
-func (p *Pool) expire(t *task) {
+func (p *Pool) expire(t *Task) {
 	defer p.expiring.Done()
 	p.mu.Lock()
 	if !t.queued {
@@ -267,7 +297,7 @@ func (p *Pool) expire(t *task) {
 	p.c.canceled++
 	p.releaseLocked()
 	p.mu.Unlock()
-	p.call(func() { t.drop(t.ctx.Err()) })
+	p.call(func() { t.h.Drop(t.ctx.Err()) })
 }
 
 // stopExpiry stops the AfterFunc of a task taken out of the queue. If the
@@ -302,11 +332,11 @@ func (p *Pool) work(w *worker) {
 }
 
 // exec runs t, or drops it if its context ended before it could start.
-func (p *Pool) exec(t *task) (ran, panicked bool) {
+func (p *Pool) exec(t *Task) (ran, panicked bool) {
 	if err := t.ctx.Err(); err != nil {
-		return false, p.call(func() { t.drop(err) })
+		return false, p.call(func() { t.h.Drop(err) })
 	}
-	return true, p.call(func() { t.run(t.ctx) })
+	return true, p.call(func() { t.h.Run(t.ctx) })
 }
 
 // call calls f, recovering a panic and reporting it to the PanicHandler.
@@ -325,7 +355,7 @@ func (p *Pool) call(f func()) (panicked bool) {
 
 // next accounts for the task a worker just finished and returns the next one,
 // or nil once the worker has parked itself as idle or must exit (closed ch).
-func (p *Pool) next(w *worker, ran, panicked bool) *task {
+func (p *Pool) next(w *worker, ran, panicked bool) *Task {
 	p.mu.Lock()
 	if ran {
 		p.c.completed++
@@ -415,7 +445,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.beginCloseLocked()
-	var dropped []*task
+	var dropped []*Task
 	for t := p.queue.front(); t != nil; t = p.queue.front() {
 		p.queue.remove(t)
 		t.queued = false
@@ -426,7 +456,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	for _, t := range dropped {
 		p.stopExpiry(t.stop)
-		p.call(func() { t.drop(ErrClosed) })
+		p.call(func() { t.h.Drop(ErrClosed) })
 	}
 	<-p.done
 	p.expiring.Wait()
@@ -436,14 +466,14 @@ func (p *Pool) Close() error {
 // taskList is an intrusive doubly linked FIFO of tasks, so that a task whose
 // context ends can leave the middle of the queue in O(1).
 type taskList struct {
-	head, tail *task
+	head, tail *Task
 	len        int
 }
 
 func (l *taskList) empty() bool  { return l.head == nil }
-func (l *taskList) front() *task { return l.head }
+func (l *taskList) front() *Task { return l.head }
 
-func (l *taskList) pushBack(t *task) {
+func (l *taskList) pushBack(t *Task) {
 	t.prev, t.next = l.tail, nil
 	if l.tail != nil {
 		l.tail.next = t
@@ -454,7 +484,7 @@ func (l *taskList) pushBack(t *task) {
 	l.len++
 }
 
-func (l *taskList) remove(t *task) {
+func (l *taskList) remove(t *Task) {
 	if t.prev != nil {
 		t.prev.next = t.next
 	} else {
