@@ -108,4 +108,3 @@ func (e *execution) runBatch(ctx context.Context) error {
 	e.rs.start(nil)
 	return nil
 }
-

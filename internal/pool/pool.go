@@ -188,6 +188,19 @@ func (f funcHandler) Drop(err error)          { f.drop(err) }
 // path: it allocates nothing when a worker is idle. t must be a zero Task
 // (or one whose previous submission has been resolved).
 func (p *Pool) SubmitTask(ctx context.Context, t *Task, h Handler) error {
+	return p.submit(ctx, t, h, false)
+}
+
+// TrySubmitTask is SubmitTask that never waits, whatever the policy: with no
+// room it returns ErrOverloaded at once. It is for work submitted from a
+// worker (a stream prefetching its next page), which must not block a
+// worker on room that only workers can free. Its failures are not counted
+// as rejections: the caller retries from a goroutine that may wait.
+func (p *Pool) TrySubmitTask(ctx context.Context, t *Task, h Handler) error {
+	return p.submit(ctx, t, h, true)
+}
+
+func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 	if t == nil || h == nil {
 		return errors.New("cassandra: pool: SubmitTask needs a Task and a Handler")
 	}
@@ -213,6 +226,10 @@ func (p *Pool) SubmitTask(ctx context.Context, t *Task, h Handler) error {
 			w.ch <- t // never blocks: an idle worker's channel is empty
 		}
 		return nil
+	}
+	if try {
+		p.mu.Unlock()
+		return ErrOverloaded
 	}
 	if p.cfg.Policy == FailFast {
 		p.c.rejected++

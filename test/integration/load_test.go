@@ -139,3 +139,27 @@ func TestLoadFailFast(t *testing.T) {
 	assert.Equal(t, 2, st.Workers)
 	assert.Equal(t, 8, st.QueueCapacity)
 }
+
+// TestLoadFailFastSequentialCaller: a caller that awaits each query before
+// sending the next never has more than one query outstanding, so a session
+// with one worker and no queue always has an idle worker for it ("Zero means
+// a request is accepted only when a worker is idle"). It must never be
+// rejected. It is: the future completes inside the task, before the pool
+// takes the worker back and frees its place (pool.next runs after f.run
+// returns), so the next Submit can find the pool still full.
+func TestLoadFailFastSequentialCaller(t *testing.T) {
+	s := connect(t, cassandra.WithWorkers(1), cassandra.WithQueue(0), cassandra.WithQueueFullPolicy(cassandra.QueueFailFast))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n = 1000
+	overloaded := 0
+	for range n {
+		_, err := s.Execute(ctx, `SELECT release_version FROM system.local`).Await(ctx)
+		if errors.Is(err, cassandra.ErrOverloaded) {
+			overloaded++
+			continue
+		}
+		require.NoError(t, err)
+	}
+	assert.Zero(t, overloaded, "%d of %d sequential queries were rejected with ErrOverloaded although none was outstanding", overloaded, n)
+}

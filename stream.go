@@ -1,0 +1,607 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/pool"
+)
+
+// Stream reads a result page by page in constant memory. Each page is one
+// request on the session's worker pool, so streams share the session's
+// bound on requests in flight. While the reader works through one page the
+// next is already being fetched (see Prefetch); the reader waits only when
+// it has used up its page and the next has not arrived.
+//
+// Memory is bounded: a stream holds at most 1 + prefetch pages, whatever
+// the size of the result, and stops fetching while its reader is behind.
+//
+// Read a Stream in one of three ways, from one goroutine:
+//   - Next, Scan and Err, as with database/sql's Rows, then Close;
+//   - for row, err := range stream.Rows() (or RowsAs for typed rows);
+//   - for page, err := range stream.Pages(), a page at a time.
+//
+// Breaking out of a range loop closes the stream. A plain
+// `for row := range stream.Rows()` that ignores the second value would
+// miss the error that ended the stream early: always check it.
+//
+// When the stream's context ends, fetching stops at once and reading ends
+// with the context's error. Close stops fetching too; reading then ends
+// without an error. Close may be called from any goroutine.
+type Stream struct {
+	s      *AsyncSession
+	q      Query // snapshot of the query
+	cfg    streamConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Reader state: touched only by the goroutine that reads.
+	cur      *Page
+	rows     int // rows handed to the reader
+	pageRows int // rows in pages started by the reader
+	pageNo   int // pages started by the reader
+	state    []byte
+	err      error
+	done     bool
+
+	fetch streamFetch
+	ready chan struct{} // capacity 1: "something changed", sent by the fetcher
+
+	mu       sync.Mutex // guards the fields below
+	buffer   []*Page    // fetched pages the reader has not started, oldest first
+	fetching bool       // a fetch is queued or running
+	next     []byte     // paging state of the next page to fetch
+	fetched  int        // pages fetched
+	rowsIn   int        // rows fetched
+	last     bool       // no more pages to fetch
+	fetchErr error      // the error that ended fetching
+	closed   bool
+	stopped  atomic.Bool // closed, readable without mu on every row
+}
+
+// PageInfo describes a page as the reader starts on it, for OnPage.
+type PageInfo struct {
+	// Number is the page's position in the stream, from 1.
+	Number int
+	// Rows is how many rows this page holds.
+	Rows int
+	// TotalRows is the running total of rows in the pages started so far,
+	// this one included.
+	TotalRows int
+}
+
+// StreamOption configures a stream (see Query.Stream).
+type StreamOption func(*streamConfig)
+
+type streamConfig struct {
+	pageSize    int
+	prefetch    int
+	maxPages    int
+	maxRows     int
+	pageTimeout time.Duration
+	onPage      func(PageInfo)
+	resume      []byte
+	hasResume   bool
+}
+
+// StreamPageSize sets how many rows each page holds (default: the query's
+// page size, or the session's WithPageSize).
+func StreamPageSize(n int) StreamOption { return func(c *streamConfig) { c.pageSize = n } }
+
+// Prefetch sets how many pages are fetched ahead of the reader (default
+// WithPrefetch, 1). With 1 the next page is requested as soon as the reader
+// starts on the current one, so network time overlaps the reader's work;
+// 0 requests a page only when the reader needs it.
+func Prefetch(n int) StreamOption { return func(c *streamConfig) { c.prefetch = n } }
+
+// MaxPages stops the stream after n pages (0, the default, means no limit).
+func MaxPages(n int) StreamOption { return func(c *streamConfig) { c.maxPages = n } }
+
+// MaxRows stops the stream after n rows (0, the default, means no limit).
+// Fetching stops once the pages fetched hold n rows.
+func MaxRows(n int) StreamOption { return func(c *streamConfig) { c.maxRows = n } }
+
+// PageTimeout bounds each page's request (0, the default, means only the
+// stream's context bounds it). A page that times out ends the stream with
+// an error matching context.DeadlineExceeded.
+func PageTimeout(d time.Duration) StreamOption { return func(c *streamConfig) { c.pageTimeout = d } }
+
+// OnPage calls fn, on the reading goroutine, each time the reader starts a
+// page: fn receives the page number, the rows in that page and the running
+// total. It is meant for progress reports; it must not read the stream.
+func OnPage(fn func(PageInfo)) StreamOption { return func(c *streamConfig) { c.onPage = fn } }
+
+// ResumeFrom starts the stream at a paging state taken from an earlier
+// stream or result (Stream.PageState, Page.PageState, ResultSet.PageState).
+func ResumeFrom(state []byte) StreamOption {
+	return func(c *streamConfig) { c.resume, c.hasResume = state, true }
+}
+
+func (c *streamConfig) validate() error {
+	switch {
+	case c.pageSize < 0:
+		return fmt.Errorf("cassandra: StreamPageSize: page size must not be negative, got %d", c.pageSize)
+	case c.prefetch < 0:
+		return fmt.Errorf("cassandra: Prefetch: must not be negative, got %d", c.prefetch)
+	case c.maxPages < 0:
+		return fmt.Errorf("cassandra: MaxPages: must not be negative, got %d", c.maxPages)
+	case c.maxRows < 0:
+		return fmt.Errorf("cassandra: MaxRows: must not be negative, got %d", c.maxRows)
+	case c.pageTimeout < 0:
+		return fmt.Errorf("cassandra: PageTimeout: must not be negative, got %v", c.pageTimeout)
+	}
+	return nil
+}
+
+// Stream runs stmt with values as a stream with the session's default
+// options. Stream(ctx, stmt, v...) is short for s.Query(stmt, v...).Stream(ctx).
+func (s *AsyncSession) Stream(ctx context.Context, stmt string, values ...any) *Stream {
+	return s.Query(stmt, values...).Stream(ctx)
+}
+
+// Stream starts reading the query's result page by page and returns at once;
+// the first page is requested right away. ctx bounds the whole stream. The
+// stream never returns nil: a problem at the start (an invalid option, a
+// closed session) is reported by Err and ends iteration.
+func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
+	cfg := streamConfig{prefetch: q.s.opts.prefetch}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	st := &Stream{s: q.s, q: *q, cfg: cfg, ready: make(chan struct{}, 1)}
+	st.fetch.st = st
+	st.ctx, st.cancel = context.WithCancel(ctx)
+	if err := cfg.validate(); err != nil {
+		st.fail(err)
+		return st
+	}
+	if cfg.pageSize > 0 {
+		st.q.pageSize = cfg.pageSize
+	}
+	st.next = q.pageState
+	if cfg.hasResume {
+		st.next = cfg.resume
+	}
+	st.state = st.next
+	st.mu.Lock()
+	st.fetching = true
+	st.mu.Unlock()
+	st.startFetch(true)
+	return st
+}
+
+// fail ends the stream before it started.
+func (st *Stream) fail(err error) {
+	st.err = wrapQueryError(st.q.stmt, 0, nil, err)
+	st.done = true
+	st.cancel()
+}
+
+// streamFetch is the pool task that fetches one page. A stream has at most
+// one fetch at a time (each page needs the previous page's state), so the
+// stream reuses a single task.
+type streamFetch struct {
+	task   pool.Task
+	st     *Stream
+	state  []byte
+	number int
+}
+
+// Run fetches the page on a worker.
+func (f *streamFetch) Run(ctx context.Context) {
+	st := f.st
+	if d := st.cfg.pageTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	gq := st.q.build()
+	gq.PageState(f.state)
+	it := gq.IterContext(ctx)
+	page, err := newPage(it, f.number)
+	if err != nil {
+		err = wrapQueryError(st.q.stmt, it.Attempts(), it.Host(), st.s.closedErr(err))
+	}
+	st.deliver(page, err)
+}
+
+// Drop records that the fetch never ran.
+func (f *streamFetch) Drop(err error) {
+	f.st.deliver(nil, wrapQueryError(f.st.q.stmt, 0, nil, err))
+}
+
+// startFetch submits the fetch of the next page; the caller has set
+// fetching. From the reader it may wait for room in the pool (mayWait);
+// from a worker it must not, and leaves the fetch to the reader instead.
+func (st *Stream) startFetch(mayWait bool) {
+	st.mu.Lock()
+	st.fetch.state = st.next
+	st.fetch.number = st.fetched + 1
+	st.mu.Unlock()
+	var err error
+	if mayWait {
+		err = st.s.submitPage(st.ctx, &st.fetch)
+	} else {
+		err = st.s.pool.TrySubmitTask(st.ctx, &st.fetch.task, &st.fetch)
+	}
+	if err == nil {
+		return
+	}
+	st.mu.Lock()
+	st.fetching = false
+	if mayWait && st.fetchErr == nil {
+		st.fetchErr = wrapQueryError(st.q.stmt, 0, nil, err)
+	}
+	st.mu.Unlock()
+	st.signal()
+}
+
+// submitPage submits a page fetch from the reader.
+func (s *AsyncSession) submitPage(ctx context.Context, f *streamFetch) error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	return s.pool.SubmitTask(ctx, &f.task, f)
+}
+
+// deliver hands a fetched page (or the error that ended fetching) to the
+// reader, then prefetches further if the buffer has room.
+func (st *Stream) deliver(page *Page, err error) {
+	st.mu.Lock()
+	st.fetching = false
+	if st.closed {
+		st.mu.Unlock()
+		if page != nil {
+			page.Close()
+		}
+		return
+	}
+	if err != nil {
+		if st.fetchErr == nil {
+			st.fetchErr = err
+		}
+		st.mu.Unlock()
+		st.signal()
+		return
+	}
+	st.fetched++
+	st.rowsIn += page.rows
+	st.next = page.state
+	st.buffer = append(st.buffer, page)
+	st.last = page.state == nil ||
+		(st.cfg.maxPages > 0 && st.fetched >= st.cfg.maxPages) ||
+		(st.cfg.maxRows > 0 && st.rowsIn >= st.cfg.maxRows)
+	more := st.wantFetchLocked()
+	if more {
+		st.fetching = true
+	}
+	st.mu.Unlock()
+	st.signal()
+	if more {
+		st.startFetch(false)
+	}
+}
+
+// wantFetchLocked reports whether another page should be fetched now: the
+// stream has more, nothing is in flight, and the buffer has room.
+func (st *Stream) wantFetchLocked() bool {
+	return !st.last && !st.fetching && !st.closed && st.fetchErr == nil && len(st.buffer) < st.cfg.prefetch
+}
+
+// signal wakes the reader if it waits for a page.
+func (st *Stream) signal() {
+	select {
+	case st.ready <- struct{}{}:
+	default:
+	}
+}
+
+// nextPage returns the next page for the reader, waiting for it if needed;
+// nil and nil at the end of the stream.
+func (st *Stream) nextPage() (*Page, error) {
+	for {
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			return nil, nil
+		}
+		// A context that ended stops the stream at the next page even if
+		// pages are buffered: the caller asked to stop.
+		if err := st.ctx.Err(); err != nil {
+			st.mu.Unlock()
+			return nil, wrapQueryError(st.q.stmt, 0, nil, err)
+		}
+		if len(st.buffer) > 0 {
+			p := st.buffer[0]
+			st.buffer[0] = nil
+			st.buffer = st.buffer[1:]
+			// With prefetch 0 the buffer never has room: the reader asks
+			// for a page only when it needs one (below).
+			more := st.wantFetchLocked()
+			if more {
+				st.fetching = true
+			}
+			st.mu.Unlock()
+			if more {
+				st.startFetch(true)
+			}
+			return p, nil
+		}
+		if st.fetchErr != nil {
+			err := st.fetchErr
+			st.mu.Unlock()
+			return nil, err
+		}
+		if st.last {
+			st.mu.Unlock()
+			return nil, nil
+		}
+		start := !st.fetching
+		if start {
+			st.fetching = true
+		}
+		st.mu.Unlock()
+		if start {
+			st.startFetch(true)
+			continue
+		}
+		select {
+		case <-st.ready:
+		case <-st.ctx.Done():
+			st.mu.Lock()
+			closed := st.closed
+			st.mu.Unlock()
+			if closed {
+				return nil, nil
+			}
+			return nil, wrapQueryError(st.q.stmt, 0, nil, st.ctx.Err())
+		}
+	}
+}
+
+// startPage makes p the page being read.
+func (st *Stream) startPage(p *Page) {
+	st.cur = p
+	st.pageNo++
+	st.pageRows += p.rows
+	st.state = p.state
+	if st.cfg.onPage != nil {
+		st.cfg.onPage(PageInfo{Number: st.pageNo, Rows: p.rows, TotalRows: st.pageRows})
+	}
+}
+
+// Next advances to the next row, waiting for its page if needed, and
+// reports whether there is one. At the end of the stream, or on an error
+// (see Err), it returns false and releases the stream.
+func (st *Stream) Next() bool {
+	if st.done {
+		return false
+	}
+	if st.stopped.Load() {
+		st.finish(nil)
+		return false
+	}
+	if st.cfg.maxRows > 0 && st.rows >= st.cfg.maxRows {
+		st.finish(nil)
+		return false
+	}
+	for {
+		if st.cur != nil {
+			if st.cur.Next() {
+				st.rows++
+				return true
+			}
+			err := st.cur.Err()
+			st.cur = nil
+			if err != nil {
+				st.finish(wrapQueryError(st.q.stmt, 0, nil, err))
+				return false
+			}
+		}
+		p, err := st.nextPage()
+		if err != nil || p == nil {
+			st.finish(err)
+			return false
+		}
+		st.startPage(p)
+	}
+}
+
+// finish ends reading with err (nil at a clean end) and releases the stream.
+func (st *Stream) finish(err error) {
+	if st.err == nil {
+		st.err = err
+	}
+	st.done = true
+	st.release()
+}
+
+// Scan copies the current row into dest, as ResultSet.Scan does.
+func (st *Stream) Scan(dest ...any) error {
+	if st.cur == nil {
+		if st.err != nil {
+			return st.err
+		}
+		return errNoRow
+	}
+	return st.cur.Scan(dest...)
+}
+
+// MapScan copies the current row into m, as ResultSet.MapScan does.
+func (st *Stream) MapScan(m map[string]any) error {
+	row, err := RowToMap(st)
+	if err != nil {
+		return err
+	}
+	for k, v := range row {
+		m[k] = v
+	}
+	return nil
+}
+
+// Columns returns the result's columns, once the first page has arrived
+// (nil before).
+func (st *Stream) Columns() []gocql.ColumnInfo {
+	if st.cur == nil {
+		return nil
+	}
+	return st.cur.Columns()
+}
+
+// Err returns the error that ended the stream, if any: a request's error,
+// or the context's if it ended first. It is nil after a clean end or Close.
+func (st *Stream) Err() error { return st.err }
+
+// PageState returns the paging state after the page being read (before
+// the first page: the state the stream started from). Resuming from it with
+// ResumeFrom continues after that page, so finish the page first to lose
+// no rows.
+func (st *Stream) PageState() []byte { return st.state }
+
+// Close stops the stream: fetching stops at once (a request in flight is
+// abandoned and frees its worker), fetched pages are released, and reading
+// ends without an error. Close is idempotent, may be called from any
+// goroutine, and returns nil.
+func (st *Stream) Close() error {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return nil
+	}
+	st.closed = true
+	st.stopped.Store(true)
+	buffered := st.buffer
+	st.buffer = nil
+	st.mu.Unlock()
+	st.cancel()
+	for _, p := range buffered {
+		p.Close()
+	}
+	st.signal()
+	return nil
+}
+
+// release is Close from the reader, which may also drop its current page.
+func (st *Stream) release() {
+	st.Close()
+	if st.cur != nil {
+		st.cur.Close()
+		st.cur = nil
+	}
+}
+
+// Rows returns an iterator over the stream's rows. Each Row is valid only
+// until the loop continues. The iterator yields a final (zero Row, error)
+// pair if the stream ended with an error. Breaking out of the loop closes
+// the stream. The iterator can be used once.
+func (st *Stream) Rows() iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		defer st.release()
+		for st.Next() {
+			if !yield(Row{st}, nil) {
+				return
+			}
+		}
+		if err := st.Err(); err != nil {
+			yield(Row{}, err)
+		}
+	}
+}
+
+// Pages returns an iterator over the stream's pages. Each page is valid
+// until the loop continues, which releases it. The iterator yields a final
+// (nil, error) pair if the stream ended with an error. Breaking out of the
+// loop closes the stream. Do not mix Pages with Next or Rows.
+func (st *Stream) Pages() iter.Seq2[*Page, error] {
+	return func(yield func(*Page, error) bool) {
+		defer st.release()
+		for !st.done {
+			if st.cfg.maxRows > 0 && st.pageRows >= st.cfg.maxRows {
+				break
+			}
+			p, err := st.nextPage()
+			if err != nil {
+				st.finish(err)
+				yield(nil, err)
+				return
+			}
+			if p == nil {
+				break
+			}
+			st.startPage(p)
+			ok := yield(p, nil)
+			p.Close()
+			st.cur = nil
+			if !ok {
+				return
+			}
+		}
+		st.finish(nil)
+	}
+}
+
+// RowsAs returns an iterator over the stream's rows mapped by fn, such as
+// RowToStructByName[User]. Like Rows, it yields a final (zero, error) pair
+// if the stream ended with an error, and breaking out closes the stream. A
+// mapping error ends the iteration with that error.
+func RowsAs[T any](st *Stream, fn RowToFunc[T]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		defer st.release()
+		var zero T
+		for st.Next() {
+			v, err := fn(st)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if err := st.Err(); err != nil {
+			yield(zero, err)
+		}
+	}
+}
+
+// Row is the current row of a Stream inside a range loop over Rows. It is
+// valid only until the loop continues.
+type Row struct {
+	st *Stream
+}
+
+// errStaleRow is returned by a zero Row.
+var errStaleRow = errors.New("cassandra: no current row")
+
+// Scan copies the row's columns into dest, as ResultSet.Scan does.
+func (r Row) Scan(dest ...any) error {
+	if r.st == nil {
+		return errStaleRow
+	}
+	return r.st.Scan(dest...)
+}
+
+// MapScan copies the row into m, keyed by column name.
+func (r Row) MapScan(m map[string]any) error {
+	if r.st == nil {
+		return errStaleRow
+	}
+	return r.st.MapScan(m)
+}
+
+// Columns returns the row's columns.
+func (r Row) Columns() []gocql.ColumnInfo {
+	if r.st == nil {
+		return nil
+	}
+	return r.st.Columns()
+}
