@@ -24,7 +24,8 @@ var ErrOverloaded = pool.ErrOverloaded
 var ErrNotFound = fmt.Errorf("cassandra: %w", gocql.ErrNotFound)
 
 // QueryError describes a statement that failed. It carries the statement
-// text, never the bound values, so it is safe to log. Unwrap returns the
+// text, never the bound values, so its Error text is safe to log: a driver
+// encoding error, whose message may quote a value, is summarised instead. Unwrap returns the
 // underlying driver or context error, so errors.As(err, &*gocql.RequestErrWriteTimeout{})
 // and errors.Is(err, context.DeadlineExceeded) work through it.
 type QueryError struct {
@@ -56,13 +57,24 @@ func (e *QueryError) Error() string {
 		}
 	}
 	b.WriteString(": ")
-	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	} else {
+	var marshal gocql.MarshalError
+	switch {
+	case e.Err == nil:
 		b.WriteString("unknown error")
+	case errors.As(e.Err, &marshal):
+		// gocql's encoding errors often quote the value that failed.
+		b.WriteString(errBoundValue)
+	default:
+		b.WriteString(e.Err.Error())
 	}
 	return b.String()
 }
+
+// errBoundValue stands in Error for a driver message that may quote a
+// bound value. The driver's error stays reachable through Unwrap.
+const errBoundValue = "a bound value could not be encoded for its column " +
+	"(the driver's message is left out because it may contain the value; " +
+	"errors.As with *gocql.MarshalError reads it)"
 
 // Unwrap returns the cause.
 func (e *QueryError) Unwrap() error { return e.Err }

@@ -14,6 +14,7 @@ import (
 // caller little more than the driver call itself.
 type execution struct {
 	fut    Future[*ResultSet]
+	err    error // the outcome of Run, published by Finish
 	task   pool.Task
 	cancel context.CancelFunc
 	s      *AsyncSession
@@ -43,22 +44,30 @@ func (s *AsyncSession) submit(ctx context.Context, e *execution) *Future[*Result
 	return &e.fut
 }
 
-// Run does the work on a worker and completes the future. A panic becomes
-// a *PanicError; the worker carries on.
+// Run does the work on a worker; Finish publishes it. A panic becomes a
+// *PanicError; the worker carries on.
 func (e *execution) Run(ctx context.Context) {
 	defer e.cancel()
-	defer recoverInto(&e.fut)
-	var err error
+	defer func() {
+		if v := recover(); v != nil {
+			e.err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
 	if e.b != nil {
-		err = e.runBatch(ctx)
+		e.err = e.runBatch(ctx)
 	} else {
-		err = e.runQuery(ctx)
-	}
-	if err != nil {
-		e.fut.complete(nil, err)
-		return
+		e.err = e.runQuery(ctx)
 	}
 	e.rs.latency = e.s.since(e.start)
+}
+
+// Finish completes the future, after the pool has counted the work done and
+// freed its place.
+func (e *execution) Finish() {
+	if e.err != nil {
+		e.fut.complete(nil, e.err)
+		return
+	}
 	e.fut.complete(&e.rs, nil)
 }
 
@@ -67,14 +76,6 @@ func (e *execution) Run(ctx context.Context) {
 func (e *execution) Drop(err error) {
 	e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, err))
 	e.cancel()
-}
-
-// recoverInto completes f with a *PanicError if the deferring function panicked.
-func recoverInto[T any](f *Future[T]) {
-	if v := recover(); v != nil {
-		var zero T
-		f.complete(zero, &PanicError{Value: v, Stack: debug.Stack()})
-	}
 }
 
 // runQuery fetches the query's pages, one request each, until the last one

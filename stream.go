@@ -214,6 +214,9 @@ func (f *streamFetch) Run(ctx context.Context) {
 	st.deliver(page, err)
 }
 
+// Finish does nothing: Run has handed the page over already.
+func (f *streamFetch) Finish() {}
+
 // Drop records that the fetch never ran.
 func (f *streamFetch) Drop(err error) {
 	f.st.deliver(nil, wrapQueryError(f.st.q.stmt, 0, nil, err))

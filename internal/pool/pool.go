@@ -98,11 +98,17 @@ type worker struct {
 	ch chan *Task // capacity 1; a nil receive (closed channel) means exit
 }
 
-// Handler is the work of one task: exactly one of its methods is called for
-// every accepted task, exactly once.
+// Handler is the work of one task. For every accepted task the pool calls
+// either Run and then Finish, or Drop, exactly once.
 type Handler interface {
 	// Run runs the task on a worker with the context it was submitted with.
 	Run(ctx context.Context)
+	// Finish is called on the same worker after Run, once the task's place
+	// in the pool has been given back and counted. A task that publishes its
+	// result in Finish rather than in Run guarantees that whoever sees the
+	// result also sees the room it freed: a caller that waits for one
+	// result before submitting the next never finds the pool full.
+	Finish()
 	// Drop reports that the task never ran, and why.
 	Drop(err error)
 }
@@ -182,6 +188,7 @@ type funcHandler struct {
 }
 
 func (f funcHandler) Run(ctx context.Context) { f.run(ctx) }
+func (f funcHandler) Finish()                 {}
 func (f funcHandler) Drop(err error)          { f.drop(err) }
 
 // SubmitTask is Submit with a Handler and a caller-owned Task, for the hot
@@ -342,8 +349,16 @@ func (p *Pool) work(w *worker) {
 	defer p.exited()
 	for t := range w.ch {
 		for t != nil {
+			// A task may be submitted again from its own Run, so keep its
+			// handler: t is not ours once next has released it.
+			h := t.h
 			ran, panicked := p.exec(t)
 			t = p.next(w, ran, panicked)
+			if ran && p.call(h.Finish) {
+				p.mu.Lock()
+				p.c.panics++
+				p.mu.Unlock()
+			}
 		}
 	}
 }

@@ -1,0 +1,69 @@
+// Package cassandra is an asynchronous client for Apache Cassandra, built on
+// gocql (github.com/apache/cassandra-gocql-driver/v2).
+//
+// Every query becomes a Future that completes on a bounded worker pool, so a
+// service can start many queries, wait for them with a context deadline, and
+// never run more requests at once than it chose to. Large results stream
+// page by page in constant memory, the next page fetched while the current
+// one is read.
+//
+// # Connecting
+//
+// Configure the driver as usual, then wrap it:
+//
+//	cfg := gocql.NewCluster("10.0.0.1", "10.0.0.2")
+//	cfg.Keyspace = "shop"
+//	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(256))
+//	session, err := cluster.Connect(ctx)
+//	defer session.Close()
+//
+// Authentication, TLS, compression and load balancing are gocql settings on
+// the ClusterConfig (cfg.Authenticator, cfg.SslOpts, cfg.PoolConfig, ...).
+//
+// # Queries as futures
+//
+//	fut := session.Execute(ctx, "SELECT name FROM users WHERE id = ?", id)
+//	rs, err := fut.Await(ctx)
+//
+// Execute returns at once. The query waits for a worker (at most
+// WithQueue queries wait; see WithQueueFullPolicy for what happens beyond),
+// runs, and completes the future. The context passed to Execute bounds the
+// whole life of the query, waiting included; the context passed to Await
+// bounds only that wait. Query builds per-query options, Batch builds
+// batches, and AwaitAll and AwaitAny wait for several futures.
+//
+// CQL has no way to recall a request: when a context ends after the request
+// was sent, the caller is released at once but the server may still apply
+// the statement. Only idempotent statements are retried by the driver.
+//
+// # Results
+//
+// A ResultSet holds every page of a result in the driver's encoded frames
+// and decodes a row only when it is read, with Next and Scan as in
+// database/sql, or with the generic collectors:
+//
+//	users, err := cassandra.CollectRows(rs, cassandra.RowToStructByName[User])
+//
+// # Streams
+//
+// For results of any size, Stream reads a page at a time:
+//
+//	stream := session.Stream(ctx, "SELECT * FROM events WHERE day = ?", day)
+//	for row, err := range stream.Rows() {
+//		if err != nil { ... }
+//		row.Scan(&id, &payload)
+//	}
+//
+// # Shutting down
+//
+// Shutdown stops accepting queries and waits for those in flight; Close
+// stops at once, failing queued queries with ErrClosed. Both are safe to
+// call at any time and more than once, like net/http's Server.
+//
+// # Errors
+//
+// A failed query completes with a *QueryError naming the statement (never
+// its values), the attempts and the host. It unwraps to the driver's typed
+// error (such as *gocql.RequestErrWriteTimeout) or to the context's error,
+// so errors.As and errors.Is see through it.
+package cassandra
