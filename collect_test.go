@@ -576,7 +576,9 @@ func TestRowToStructPlanCacheConcurrent(t *testing.T) {
 	colsBA := collectCols("b", ctText, "a", ctInt)
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for i := range 200 {
 				var rows *fakeCollectRows
 				if (g+i)%2 == 0 {
@@ -589,7 +591,7 @@ func TestRowToStructPlanCacheConcurrent(t *testing.T) {
 					return
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }
@@ -605,7 +607,7 @@ func BenchmarkRowToStructByName(b *testing.B) {
 	cs := collectCols("id", ctInt, "user_id", ctBigInt, "name", ctText, "email", ctText, "created_at", ctTime)
 	rows := &benchCollectRow{cols: cs}
 	b.ReportAllocs()
-	for b.Loop() {
+	for range b.N {
 		if _, err := RowToStructByName[rec](rows); err != nil {
 			b.Fatal(err)
 		}

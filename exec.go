@@ -86,7 +86,7 @@ func (e *execution) runQuery(ctx context.Context) error {
 	for {
 		iter := gq.IterContext(ctx)
 		if err := rs.addPage(iter); err != nil {
-			return wrapQueryError(e.stmt, rs.attempts, iter.Host(), e.s.closedErr(err))
+			return wrapQueryError(e.stmt, rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
 		}
 		next := iter.PageState()
 		if len(next) == 0 || q.singlePage {
@@ -104,7 +104,7 @@ func (e *execution) runQuery(ctx context.Context) error {
 func (e *execution) runBatch(ctx context.Context) error {
 	iter := e.b.build().IterContext(ctx)
 	if err := e.rs.addPage(iter); err != nil {
-		return wrapQueryError(e.stmt, e.rs.attempts, iter.Host(), e.s.closedErr(err))
+		return wrapQueryError(e.stmt, e.rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
 	}
 	e.rs.start(nil)
 	return nil

@@ -25,7 +25,7 @@ func noopTask(context.Context) (int, error) { return 1, nil }
 func BenchmarkFutureAlone(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
-	for b.Loop() {
+	for range b.N {
 		f := newFuture[int](nil)
 		f.complete(1, nil)
 		if _, err := f.Await(ctx); err != nil {
@@ -40,7 +40,7 @@ func BenchmarkFutureThroughPool(b *testing.B) {
 	p := benchFuturePool(b)
 	ctx := context.Background()
 	b.ReportAllocs()
-	for b.Loop() {
+	for range b.N {
 		if _, err := submitFuture(ctx, p, noopTask).Await(ctx); err != nil {
 			b.Fatal(err)
 		}

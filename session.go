@@ -109,12 +109,10 @@ func (s *AsyncSession) Close() error {
 }
 
 // closedErr turns a driver error caused by Close into one that matches
-// ErrClosed, keeping the driver's error too.
-func (s *AsyncSession) closedErr(err error) error {
-	if err == nil || !s.closed.Load() || errors.Is(err, ErrClosed) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// ErrClosed, keeping the driver's error too. An error caused by the
+// caller's own context (ctx is the one the request ran with) is left alone.
+func (s *AsyncSession) closedErr(ctx context.Context, err error) error {
+	if err == nil || !s.closed.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrClosed, err)

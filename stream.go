@@ -209,7 +209,7 @@ func (f *streamFetch) Run(ctx context.Context) {
 	it := gq.IterContext(ctx)
 	page, err := newPage(it, f.number)
 	if err != nil {
-		err = wrapQueryError(st.q.stmt, it.Attempts(), it.Host(), st.s.closedErr(err))
+		err = wrapQueryError(st.q.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
 	}
 	st.deliver(page, err)
 }
@@ -608,3 +608,10 @@ func (r Row) Columns() []gocql.ColumnInfo {
 	}
 	return r.st.Columns()
 }
+
+// Every reader of rows works with the generic collectors.
+var (
+	_ Rows = (*Stream)(nil)
+	_ Rows = (*ResultSet)(nil)
+	_ Rows = (*Page)(nil)
+)

@@ -9,9 +9,7 @@ require (
 	github.com/async-cassandra/cassandra v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	gopkg.in/inf.v0 v0.9.1
 )
 
-require (
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	gopkg.in/inf.v0 v0.9.1 // indirect
-)
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

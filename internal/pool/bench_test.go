@@ -26,7 +26,7 @@ func BenchmarkSubmitAndWait(b *testing.B) {
 	drop := func(error) { b.Error("dropped") }
 	ctx := context.Background()
 	b.ReportAllocs()
-	for b.Loop() {
+	for range b.N {
 		if err := p.Submit(ctx, run, drop); err != nil {
 			b.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func BenchmarkBaselineChannel(b *testing.B) {
 	done := make(chan struct{}, 1)
 	f := func() { done <- struct{}{} }
 	b.ReportAllocs()
-	for b.Loop() {
+	for range b.N {
 		tasks <- f
 		<-done
 	}

@@ -6,10 +6,12 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,10 +104,34 @@ const (
 // concurrency levels: goroutines issuing requests at once.
 var levels = []int{1, 64, 512}
 
+// rounds is how many times each comparison is repeated. Raw and wrapped
+// runs alternate within a round, so that a slow phase of the server (a
+// compaction, a JVM collection) falls on both rather than on one. Compare
+// with `benchstat -col /impl -ignore round`.
+var rounds = flag.Int("rounds", 1, "alternating rounds of each comparison")
+
+// compare runs raw and wrapped variants of an operation at each level.
+func compare(b *testing.B, rawOp, asyncOp func(i int) error) {
+	for round := 1; round <= *rounds; round++ {
+		for _, n := range levels {
+			for _, v := range []struct {
+				impl string
+				op   func(int) error
+			}{{"raw", rawOp}, {"async", asyncOp}} {
+				b.Run(fmt.Sprintf("c=%d/impl=%s/round=%d", n, v.impl, round), func(b *testing.B) {
+					b.ReportAllocs()
+					parallel(b, n, v.op)
+				})
+			}
+		}
+	}
+}
+
 // parallel runs op from n goroutines until b.N operations are done.
 func parallel(b *testing.B, n int, op func(i int) error) {
 	var next atomic.Int64
 	errs := make(chan error, n)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range n {
 		go func() {
@@ -129,50 +155,84 @@ func parallel(b *testing.B, n int, op func(i int) error) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	// The client's own CPU per operation, apart from the server's: on a
+	// machine that runs both, this is what the wrapper costs.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "client-cpu-µs/op")
+}
+
+// cpuTime returns the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRead reads one row of 100 bytes by key.
 func BenchmarkRead(b *testing.B) {
 	ctx := context.Background()
-	for _, n := range levels {
-		b.Run(fmt.Sprintf("raw/c=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			parallel(b, n, func(i int) error {
-				var v string
-				return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
-			})
-		})
-		b.Run(fmt.Sprintf("async/c=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			parallel(b, n, func(i int) error {
-				rs, err := wrapped.Execute(ctx, readStmt, i%rows).Await(ctx)
-				if err != nil {
-					return err
-				}
-				var v string
-				return rs.One(&v)
-			})
-		})
-	}
+	compare(b, func(i int) error {
+		var v string
+		return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
+	}, func(i int) error {
+		rs, err := wrapped.Execute(ctx, readStmt, i%rows).Await(ctx)
+		if err != nil {
+			return err
+		}
+		var v string
+		return rs.One(&v)
+	})
 }
 
 // BenchmarkWrite inserts one row of 100 bytes.
 func BenchmarkWrite(b *testing.B) {
 	ctx := context.Background()
 	value := strings.Repeat("y", 100)
-	for _, n := range levels {
-		b.Run(fmt.Sprintf("raw/c=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			parallel(b, n, func(i int) error {
-				return raw.Query(writeStmt, i%rows, value).ExecContext(ctx)
+	compare(b, func(i int) error {
+		return raw.Query(writeStmt, i%rows, value).ExecContext(ctx)
+	}, func(i int) error {
+		_, err := wrapped.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
+		return err
+	})
+}
+
+// BenchmarkWorkers runs 512 concurrent readers against sessions with
+// different worker counts, alternating with raw gocql, to choose
+// DefaultWorkers. Compare with `benchstat -col /impl -ignore /round`.
+func BenchmarkWorkers(b *testing.B) {
+	ctx := context.Background()
+	counts := []int{32, 64, 128, 256, 512}
+	sessions := make(map[int]*cassandra.AsyncSession)
+	for _, w := range counts {
+		cluster, err := cassandra.NewAsyncCluster(config(), cassandra.WithWorkers(w))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cluster.Close()
+		s, err := cluster.Connect(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sessions[w] = s
+	}
+	for round := 1; round <= *rounds; round++ {
+		b.Run(fmt.Sprintf("impl=raw/round=%d", round), func(b *testing.B) {
+			parallel(b, 512, func(i int) error {
+				var v string
+				return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
 			})
 		})
-		b.Run(fmt.Sprintf("async/c=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			parallel(b, n, func(i int) error {
-				_, err := wrapped.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
-				return err
+		for _, w := range counts {
+			b.Run(fmt.Sprintf("impl=async-w%d/round=%d", w, round), func(b *testing.B) {
+				s := sessions[w]
+				parallel(b, 512, func(i int) error {
+					rs, err := s.Execute(ctx, readStmt, i%rows).Await(ctx)
+					if err != nil {
+						return err
+					}
+					var v string
+					return rs.One(&v)
+				})
 			})
-		})
+		}
 	}
 }

@@ -1,0 +1,195 @@
+// Command streamload measures streaming a large table: rows per second,
+// peak Go heap above the baseline and peak RSS, for this library's Stream
+// and for raw gocql's Iter over the same rows in the same process set-up.
+//
+//	go run ./cmd/streamload -rows 1000000 -setup          # fill the table once
+//	go run ./cmd/streamload -rows 1000000 -mode stream -prefetch 1
+//	go run ./cmd/streamload -rows 1000000 -mode raw
+//	go run ./cmd/streamload -rows 100000 -mode stream -work 20us -prefetch 0
+//
+// -work makes the reader spend that long on each row (a busy loop, since
+// sleeping that briefly is far less precise), to show how prefetching
+// overlaps the next page's request with the reader's work. It talks only to
+// CASSANDRA_HOSTS (default 127.0.0.1) and stops after one pass.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra"
+)
+
+const keyspace = "async_cassandra_load"
+
+func main() {
+	rows := flag.Int("rows", 100_000, "rows in the table to stream")
+	payload := flag.Int("payload", 100, "bytes of text per row")
+	setup := flag.Bool("setup", false, "create and fill the table, then exit")
+	mode := flag.String("mode", "stream", "stream (this library) or raw (gocql Iter)")
+	pageSize := flag.Int("page", 5000, "rows per page")
+	prefetch := flag.Int("prefetch", 1, "pages fetched ahead (stream mode)")
+	work := flag.Duration("work", 0, "time the reader spends on each row")
+	flag.Parse()
+
+	hosts := []string{"127.0.0.1"}
+	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
+		hosts = strings.Split(h, ",")
+	}
+	cfg := gocql.NewCluster(hosts...)
+	cfg.Timeout = 30 * time.Second
+	cfg.Consistency = gocql.One
+	table := fmt.Sprintf("%s.rows_%d", keyspace, *rows)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cluster, err := cassandra.NewAsyncCluster(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cluster.Close()
+	session, err := cluster.Connect(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	if *setup {
+		if err := fill(ctx, session, table, *rows, *payload); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+
+	stmt := "SELECT id, payload FROM " + table
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak := sampleHeap()
+
+	start := time.Now()
+	var n, bytes int
+	var id int
+	var text []byte
+	consume := func() {
+		n++
+		bytes += len(text)
+		if *work > 0 {
+			for t := time.Now(); time.Since(t) < *work; {
+			}
+		}
+	}
+	switch *mode {
+	case "stream":
+		st := session.Query(stmt).Stream(ctx, cassandra.StreamPageSize(*pageSize), cassandra.Prefetch(*prefetch))
+		for st.Next() {
+			if err := st.Scan(&id, &text); err != nil {
+				log.Fatal(err)
+			}
+			consume()
+		}
+		err = st.Err()
+	case "raw":
+		it := session.Gocql().Query(stmt).PageSize(*pageSize).IterContext(ctx)
+		for it.Scan(&id, &text) {
+			consume()
+		}
+		err = it.Close()
+	default:
+		log.Fatalf("unknown -mode %q", *mode)
+	}
+	elapsed := time.Since(start)
+	heapPeak := peak()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if n != *rows {
+		log.Fatalf("read %d rows, want %d (run with -setup first)", n, *rows)
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	growth := int64(heapPeak) - int64(base.HeapInuse)
+	fmt.Printf("mode=%s rows=%d page=%d prefetch=%d work=%v elapsed=%.2fs rows/s=%.0f heap_peak_above_base=%.1fMiB peak_rss=%.1fMiB\n",
+		*mode, n, *pageSize, *prefetch, *work, elapsed.Seconds(), float64(n)/elapsed.Seconds(),
+		float64(growth)/(1<<20), float64(ru.Maxrss)/1024)
+}
+
+// sampleHeap samples HeapInuse every 5 ms until the returned function is
+// called, which reports the peak.
+func sampleHeap() func() uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		wg.Wait()
+		return peak.Load()
+	}
+}
+
+// fill creates the table and writes rows 0..n-1, skipping the work when the
+// table already holds n rows.
+func fill(ctx context.Context, s *cassandra.AsyncSession, table string, n, payload int) error {
+	for _, stmt := range []string{
+		`CREATE KEYSPACE IF NOT EXISTS ` + keyspace + ` WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`CREATE TABLE IF NOT EXISTS ` + table + ` (id int PRIMARY KEY, payload text)`,
+	} {
+		if _, err := s.Execute(ctx, stmt).Await(ctx); err != nil {
+			return err
+		}
+	}
+	count := 0
+	st := s.Query("SELECT id FROM " + table).Stream(ctx, cassandra.StreamPageSize(10000))
+	for st.Next() {
+		count++
+	}
+	if err := st.Err(); err != nil {
+		return err
+	}
+	if count == n {
+		fmt.Printf("%s already holds %d rows\n", table, n)
+		return nil
+	}
+	value := strings.Repeat("p", payload)
+	start := time.Now()
+	futs := make([]*cassandra.Future[*cassandra.ResultSet], 0, 2000)
+	for i := range n {
+		futs = append(futs, s.Query(`INSERT INTO `+table+` (id, payload) VALUES (?, ?)`, i, value).Idempotent(true).Execute(ctx))
+		if len(futs) == cap(futs) || i == n-1 {
+			if _, err := cassandra.AwaitAll(ctx, futs...); err != nil {
+				return err
+			}
+			futs = futs[:0]
+		}
+	}
+	fmt.Printf("wrote %d rows to %s in %v\n", n, table, time.Since(start).Round(time.Second))
+	return nil
+}
