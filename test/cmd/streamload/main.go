@@ -167,7 +167,7 @@ func fill(ctx context.Context, s *cassandra.AsyncSession, table string, n, paylo
 		}
 	}
 	count := 0
-	st := s.Query("SELECT id FROM " + table).Stream(ctx, cassandra.StreamPageSize(10000))
+	st := s.Query("SELECT id FROM "+table).Stream(ctx, cassandra.StreamPageSize(10000))
 	for st.Next() {
 		count++
 	}
