@@ -100,9 +100,10 @@ func TestCollectStructs(t *testing.T) {
 
 	t.Run("RowToStructByPos", func(t *testing.T) {
 		type pos struct {
-			A    int
-			B    string
-			skip string //nolint:unused // unexported fields are not counted
+			A int
+			B string
+			//lint:ignore U1000 present to show that RowToStructByPos skips unexported fields
+			skip string
 			C    []string
 		}
 		got, err := cassandra.CollectRows(exec(t, s, `SELECT user_id, full_name, tags FROM collect_users WHERE team = ?`, "core"),
