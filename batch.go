@@ -19,8 +19,9 @@ import (
 // unlogged batch saves round trips for writes to one partition; a counter
 // batch holds only counter updates. If the statements of a logged batch have
 // IF conditions, it is a conditional batch: ResultSet.Applied tells whether
-// it was applied. Like Query, a Batch may be executed many times but must
-// not be changed while executing.
+// it was applied. Like Query, a Batch may be executed many times; each
+// execution works on the statements and settings the batch had when
+// Execute was called.
 type Batch struct {
 	s       *AsyncSession
 	kind    gocql.BatchType
@@ -123,5 +124,8 @@ func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	if len(b.entries) == 0 {
 		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
 	}
-	return b.s.submit(ctx, &execution{stmt: stmt, b: b})
+	// Like Query.Execute, the execution keeps its own copy of the batch, so
+	// adding statements later does not affect it.
+	cp := *b
+	return b.s.submit(ctx, &execution{stmt: stmt, b: &cp})
 }

@@ -11,9 +11,10 @@ import (
 //
 //	rs, err := session.Query(stmt, id).Consistency(gocql.Quorum).Idempotent(true).Execute(ctx).Await(ctx)
 //
-// A Query may be executed many times and from several goroutines at once;
-// each execution builds its own driver query from the settings at that
-// moment. Do not change a Query while it is being executed.
+// A Query may be executed many times and from several goroutines at once.
+// Execute and Stream copy the settings when they are called, so changing a
+// Query afterwards does not affect executions already started; the setters
+// themselves must not run concurrently with other calls on the same Query.
 type Query struct {
 	s      *AsyncSession
 	stmt   string

@@ -130,8 +130,11 @@ func (rs *ResultSet) Scan(dest ...any) error {
 
 // MapScan copies the current row into m, keyed by column name, with Go
 // values chosen from the column types (as gocql.Iter.MapScan does).
-func (rs *ResultSet) MapScan(m map[string]any) error {
-	row, err := RowToMap(rs)
+func (rs *ResultSet) MapScan(m map[string]any) error { return mapScan(rs, m) }
+
+// mapScan copies the current row of r into m (see RowToMap).
+func mapScan(r CollectableRow, m map[string]any) error {
+	row, err := RowToMap(r)
 	if err != nil {
 		return err
 	}

@@ -440,16 +440,7 @@ func (st *Stream) Scan(dest ...any) error {
 }
 
 // MapScan copies the current row into m, as ResultSet.MapScan does.
-func (st *Stream) MapScan(m map[string]any) error {
-	row, err := RowToMap(st)
-	if err != nil {
-		return err
-	}
-	for k, v := range row {
-		m[k] = v
-	}
-	return nil
-}
+func (st *Stream) MapScan(m map[string]any) error { return mapScan(st, m) }
 
 // Columns returns the result's columns, once the first page has arrived
 // (nil before).
