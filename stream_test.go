@@ -251,6 +251,33 @@ func TestStreamPageTimeout(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
+// A page with no rows in the middle of a result (as a filtered scan can
+// return) is passed over by Next and shown by Pages.
+func TestStreamPageWithZeroRows(t *testing.T) {
+	srv, s := streamServer(t, 9)
+	srv.EmptyPage(streamQuery, 2)
+	var pages []PageInfo
+	got, err := readInts(s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3),
+		OnPage(func(p PageInfo) { pages = append(pages, p) })))
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, got)
+	assert.Equal(t, []PageInfo{{1, 3, 3}, {2, 0, 3}, {3, 3, 6}, {4, 3, 9}}, pages)
+
+	var lens []int
+	for p, err := range s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3)).Pages() {
+		require.NoError(t, err)
+		lens = append(lens, p.Len())
+	}
+	assert.Equal(t, []int{3, 0, 3, 3}, lens)
+
+	// Execute gathers the same rows across the empty page.
+	rs, err := s.Query(streamQuery).PageSize(3).Execute(context.Background()).Await(context.Background())
+	require.NoError(t, err)
+	ints, err := CollectRows(rs, RowTo[int])
+	require.NoError(t, err)
+	assert.Equal(t, got, ints)
+}
+
 func TestStreamEmptyResult(t *testing.T) {
 	_, s := streamServer(t, 0)
 	st := s.Stream(context.Background(), streamQuery)

@@ -14,6 +14,7 @@ type Fault struct {
 	err       *ServerError
 	release   <-chan struct{}
 	drop      bool
+	empty     bool
 	remaining int // < 0: unlimited; guarded by Server.mu
 	s         *Server
 }
@@ -60,6 +61,14 @@ func (s *Server) DelayPage(query string, page int, release <-chan struct{}) *Fau
 		s.tb.Fatalf("cqltest: DelayPage needs a non-nil release channel")
 	}
 	return s.addFault(&Fault{key: query, page: page, release: release})
+}
+
+// EmptyPage answers page (1-based) of statements matching query with no rows
+// and a paging state that resumes where the page would have started, as
+// Cassandra does when a filtered page finds nothing: the rows move to the
+// next page.
+func (s *Server) EmptyPage(query string, page int) *Fault {
+	return s.addFault(&Fault{key: query, page: page, empty: true})
 }
 
 // DropConnectionOnPage closes the TCP connection that requested page

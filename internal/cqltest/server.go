@@ -530,6 +530,12 @@ func (c *conn) execute(query string, opts *message.QueryOptions) (message.Messag
 	if opts.SkipMetadata {
 		md.Columns = nil
 	}
+	for _, f := range faults {
+		if f.empty {
+			md.PagingState = encodePagingState(page+1, offset)
+			return &message.RowsResult{Metadata: md}, false
+		}
+	}
 	if end < len(t.rows) {
 		md.PagingState = encodePagingState(page+1, end)
 	}
