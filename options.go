@@ -8,9 +8,10 @@ import (
 )
 
 // Default settings of a session. DefaultWorkers was chosen by benchmark (see
-// docs/performance.md): it is high enough that the pool is never what limits
-// throughput against a real node, and low enough to keep a burst of callers
-// from opening thousands of concurrent requests against the cluster.
+// docs/performance.md): against one node, every count from 64 up gave the
+// same throughput, so the pool's bound was not what limited it; 256 leaves
+// room for clusters that serve more requests at once, while still keeping a
+// burst of callers from opening thousands of requests against the cluster.
 const (
 	DefaultWorkers  = 256
 	DefaultQueue    = 4096

@@ -288,3 +288,21 @@ func TestResultMetadata(t *testing.T) {
 	assert.NoError(t, rs.Err())
 	assert.NoError(t, rs.Close())
 }
+
+// A panic in user code that runs on a worker (here a Configure callback)
+// completes the future with a *PanicError; the worker and session go on.
+func TestPanicOnWorkerBecomesError(t *testing.T) {
+	s, _, _ := sessionServer(t, WithWorkers(1))
+	_, err := s.Query(fastQuery).Configure(func(*gocql.Query) *gocql.Query { panic("boom") }).
+		Execute(context.Background()).Await(context.Background())
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "boom", pe.Value)
+	assert.Contains(t, string(pe.Stack), "TestPanicOnWorkerBecomesError")
+
+	rs, err := s.Execute(context.Background(), fastQuery).Await(context.Background())
+	require.NoError(t, err, "the only worker survived")
+	var id int
+	require.NoError(t, rs.One(&id))
+	assert.Equal(t, 2, id)
+}
