@@ -13,7 +13,7 @@
 //
 //	cfg := gocql.NewCluster("10.0.0.1", "10.0.0.2")
 //	cfg.Keyspace = "shop"
-//	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(256))
+//	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(512))
 //	session, err := cluster.Connect(ctx)
 //	defer session.Close()
 //

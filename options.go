@@ -8,12 +8,12 @@ import (
 )
 
 // Default settings of a session. DefaultWorkers was chosen by benchmark (see
-// docs/performance.md): against one node, every count from 64 up gave the
-// same throughput, so the pool's bound was not what limited it; 256 leaves
-// room for clusters that serve more requests at once, while still keeping a
+// docs/performance.md): with 512 callers, sessions whose workers were fewer
+// than the callers spent more CPU per request (queued requests cost more
+// than direct hand-offs), and 512 did best of 32 to 1024. It still keeps a
 // burst of callers from opening thousands of requests against the cluster.
 const (
-	DefaultWorkers  = 256
+	DefaultWorkers  = 512
 	DefaultQueue    = 4096
 	DefaultPageSize = 5000
 	DefaultPrefetch = 1

@@ -199,12 +199,15 @@ func BenchmarkWrite(b *testing.B) {
 	})
 }
 
+// workerCounts are the pool sizes BenchmarkWorkers compares.
+var workerCounts = []int{32, 64, 128, 256, 512, 1024}
+
 // BenchmarkWorkers runs 512 concurrent readers against sessions with
 // different worker counts, alternating with raw gocql, to choose
 // DefaultWorkers. Compare with `benchstat -col /impl -ignore /round`.
 func BenchmarkWorkers(b *testing.B) {
 	ctx := context.Background()
-	counts := []int{32, 64, 128, 256, 512}
+	counts := workerCounts
 	sessions := make(map[int]*cassandra.AsyncSession)
 	for _, w := range counts {
 		cluster, err := cassandra.NewAsyncCluster(config(), cassandra.WithWorkers(w))
