@@ -26,8 +26,9 @@ var ErrNotFound = fmt.Errorf("cassandra: %w", gocql.ErrNotFound)
 // QueryError describes a statement that failed. It carries the statement
 // text, never the bound values, so its Error text is safe to log: a driver
 // encoding error, whose message may quote a value, is summarised instead. Unwrap returns the
-// underlying driver or context error, so errors.As(err, &*gocql.RequestErrWriteTimeout{})
-// and errors.Is(err, context.DeadlineExceeded) work through it.
+// underlying driver or context error, so errors.As with a
+// *gocql.RequestErrWriteTimeout target, or errors.Is(err,
+// context.DeadlineExceeded), see through it.
 type QueryError struct {
 	// Statement is the CQL text as given by the caller. For batches it is the
 	// statements joined by "; ".

@@ -12,19 +12,12 @@ import (
 	"github.com/async-cassandra/cassandra"
 )
 
-// These examples need a Cassandra node, so they are compiled but not run.
+// These examples need a Cassandra node, so they are compiled but not run;
+// connect is in example_test.go.
 
 func ExampleCollectRows() {
 	ctx := context.Background()
-	cluster, err := cassandra.NewAsyncCluster(gocql.NewCluster("127.0.0.1"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cluster.Close()
-	session, err := cluster.Connect(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
+	session := connect(ctx) // see example_test.go
 	defer session.Close()
 
 	// Columns match fields by tag, by name or by snake_case name, ignoring case.
@@ -48,7 +41,8 @@ func ExampleCollectRows() {
 
 func ExampleCollectOneRow() {
 	ctx := context.Background()
-	var session *cassandra.AsyncSession // connected as in the CollectRows example
+	session := connect(ctx)
+	defer session.Close()
 	id := gocql.TimeUUID()
 
 	rs, err := session.Execute(ctx, "SELECT name FROM app.users WHERE id = ?", id).Await(ctx)
@@ -68,7 +62,8 @@ func ExampleCollectOneRow() {
 
 func ExampleForEachRow() {
 	ctx := context.Background()
-	var session *cassandra.AsyncSession // connected as in the CollectRows example
+	session := connect(ctx)
+	defer session.Close()
 
 	rs, err := session.Execute(ctx, "SELECT name, logins FROM app.users").Await(ctx)
 	if err != nil {

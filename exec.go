@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"context"
-	"runtime/debug"
 	"time"
 
 	"github.com/async-cassandra/cassandra/internal/pool"
@@ -50,7 +49,7 @@ func (e *execution) Run(ctx context.Context) {
 	defer e.cancel()
 	defer func() {
 		if v := recover(); v != nil {
-			e.err = &PanicError{Value: v, Stack: debug.Stack()}
+			e.err = newPanicError(v)
 		}
 	}()
 	if e.b != nil {

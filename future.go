@@ -60,19 +60,6 @@ func (f *Future[T]) complete(v T, err error) bool {
 	return true
 }
 
-// run calls fn with ctx and completes f with its result. A panic in fn
-// completes f with a *PanicError instead of unwinding further.
-func (f *Future[T]) run(ctx context.Context, fn func(context.Context) (T, error)) {
-	defer func() {
-		if v := recover(); v != nil {
-			var zero T
-			f.complete(zero, &PanicError{Value: v, Stack: debug.Stack()})
-		}
-	}()
-	v, err := fn(ctx)
-	f.complete(v, err)
-}
-
 // Await blocks until f completes or ctx is done, and returns f's result. If
 // ctx is done first, Await returns the zero value and ctx.Err(); the
 // operation is not cancelled (use Cancel for that) and f may still complete
@@ -148,6 +135,13 @@ type PanicError struct {
 	Value any
 	// Stack is the stack of the panicking goroutine, as from debug.Stack.
 	Stack []byte
+}
+
+// newPanicError records a value recovered from a panic, with the stack of
+// the goroutine that recovered it (called from the deferred function, that
+// stack still shows where the panic happened).
+func newPanicError(v any) *PanicError {
+	return &PanicError{Value: v, Stack: debug.Stack()}
 }
 
 // Error returns "cassandra: panic in task: " and the panic value. The stack is

@@ -27,7 +27,17 @@ func submitFuture[T any](ctx context.Context, p *pool.Pool, fn func(context.Cont
 	ctx, cancel := context.WithCancel(ctx)
 	f := newFuture[T](cancel)
 	err := p.Submit(ctx,
-		func(ctx context.Context) { f.run(ctx, fn); cancel() },
+		func(ctx context.Context) {
+			defer cancel()
+			defer func() {
+				if v := recover(); v != nil {
+					var zero T
+					f.complete(zero, newPanicError(v))
+				}
+			}()
+			v, err := fn(ctx)
+			f.complete(v, err)
+		},
 		func(err error) { var zero T; f.complete(zero, err); cancel() })
 	if err != nil {
 		cancel()
@@ -181,23 +191,18 @@ func TestFutureCancel(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func TestFutureRunRecoversPanic(t *testing.T) {
-	futureLeakCheck(t)
-	f := newFuture[int](nil)
+func TestPanicError(t *testing.T) {
 	sentinel := errors.New("sentinel")
-	f.run(context.Background(), func(context.Context) (int, error) { panic(sentinel) })
-	_, err := f.Await(context.Background())
 	var pe *PanicError
-	require.ErrorAs(t, err, &pe)
+	func() {
+		defer func() { pe = newPanicError(recover()) }()
+		panic(sentinel)
+	}()
 	assert.Equal(t, sentinel, pe.Value)
-	assert.ErrorIs(t, err, sentinel)
+	assert.ErrorIs(t, pe, sentinel)
 	assert.Equal(t, "cassandra: panic in task: sentinel", pe.Error())
-	assert.Contains(t, string(pe.Stack), "TestFutureRunRecoversPanic")
-
-	g := newFuture[int](nil)
-	g.run(context.Background(), func(context.Context) (int, error) { panic("text") })
-	require.ErrorAs(t, g.Err(), &pe)
-	assert.NoError(t, pe.Unwrap())
+	assert.Contains(t, string(pe.Stack), "TestPanicError", "the stack shows where the panic happened")
+	assert.NoError(t, newPanicError("text").Unwrap(), "a non-error value unwraps to nothing")
 }
 
 func TestAwaitAllOrderAndFirstError(t *testing.T) {

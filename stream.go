@@ -62,8 +62,9 @@ type Stream struct {
 	rowsIn   int        // rows fetched
 	last     bool       // no more pages to fetch
 	fetchErr error      // the error that ended fetching
-	closed   bool
-	stopped  atomic.Bool // closed, readable without mu on every row
+	// closed is set once, by Close, under mu; it is atomic so that Next can
+	// check it on every row without taking mu.
+	closed atomic.Bool
 }
 
 // PageInfo describes a page as the reader starts on it, for OnPage.
@@ -261,7 +262,7 @@ func (s *AsyncSession) submitPage(ctx context.Context, f *streamFetch) error {
 func (st *Stream) deliver(page *Page, err error) {
 	st.mu.Lock()
 	st.fetching = false
-	if st.closed {
+	if st.closed.Load() {
 		st.mu.Unlock()
 		if page != nil {
 			page.Close()
@@ -297,7 +298,7 @@ func (st *Stream) deliver(page *Page, err error) {
 // wantFetchLocked reports whether another page should be fetched now: the
 // stream has more, nothing is in flight, and the buffer has room.
 func (st *Stream) wantFetchLocked() bool {
-	return !st.last && !st.fetching && !st.closed && st.fetchErr == nil && len(st.buffer) < st.cfg.prefetch
+	return !st.last && !st.fetching && !st.closed.Load() && st.fetchErr == nil && len(st.buffer) < st.cfg.prefetch
 }
 
 // signal wakes the reader if it waits for a page.
@@ -313,7 +314,7 @@ func (st *Stream) signal() {
 func (st *Stream) nextPage() (*Page, error) {
 	for {
 		st.mu.Lock()
-		if st.closed {
+		if st.closed.Load() {
 			st.mu.Unlock()
 			return nil, nil
 		}
@@ -360,10 +361,7 @@ func (st *Stream) nextPage() (*Page, error) {
 		select {
 		case <-st.ready:
 		case <-st.ctx.Done():
-			st.mu.Lock()
-			closed := st.closed
-			st.mu.Unlock()
-			if closed {
+			if st.closed.Load() {
 				return nil, nil
 			}
 			return nil, wrapQueryError(st.q.stmt, 0, nil, st.ctx.Err())
@@ -389,7 +387,7 @@ func (st *Stream) Next() bool {
 	if st.done {
 		return false
 	}
-	if st.stopped.Load() {
+	if st.closed.Load() {
 		st.finish(nil)
 		return false
 	}
@@ -467,12 +465,11 @@ func (st *Stream) PageState() []byte { return st.state }
 // goroutine, and returns nil.
 func (st *Stream) Close() error {
 	st.mu.Lock()
-	if st.closed {
+	if st.closed.Load() {
 		st.mu.Unlock()
 		return nil
 	}
-	st.closed = true
-	st.stopped.Store(true)
+	st.closed.Store(true)
 	buffered := st.buffer
 	st.buffer = nil
 	st.mu.Unlock()
