@@ -84,6 +84,11 @@ func (b *Batch) statement() string {
 	for i, e := range b.entries {
 		stmts[i] = e.stmt
 	}
+	return batchStatement(stmts)
+}
+
+// batchStatement names a batch of stmts in errors.
+func batchStatement(stmts []string) string {
 	return "BATCH: " + strings.Join(stmts, "; ")
 }
 
@@ -124,8 +129,7 @@ func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	if len(b.entries) == 0 {
 		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
 	}
-	// Like Query.Execute, the execution keeps its own copy of the batch, so
-	// adding statements later does not affect it.
-	cp := *b
-	return b.s.submit(ctx, &execution{stmt: stmt, b: &cp})
+	// The driver's batch is built now, so adding statements later does not
+	// affect this execution.
+	return b.s.submit(ctx, new(execution), stmt, nil, b, nil)
 }

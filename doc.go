@@ -25,12 +25,20 @@
 //	fut := session.Execute(ctx, "SELECT name FROM users WHERE id = ?", id)
 //	rs, err := fut.Await(ctx)
 //
-// Execute returns at once. The query waits for a worker (at most
-// WithQueue queries wait; see WithQueueFullPolicy for what happens beyond),
-// runs, and completes the future. The context passed to Execute bounds the
-// whole life of the query, waiting included; the context passed to Await
-// bounds only that wait. Query builds per-query options, Batch builds
-// batches, and AwaitAll and AwaitAny wait for several futures.
+// Execute returns at once. The query waits for a place in the pool (at most
+// WithWorkers run at once and at most WithQueue wait; see
+// WithQueueFullPolicy for what happens beyond), runs, and completes the
+// future. The context passed to Execute bounds the whole life of the query,
+// waiting included; the context passed to Await bounds only that wait.
+// Query builds per-query options, Batch builds batches, and AwaitAll and
+// AwaitAny wait for several futures.
+//
+// A query runs on a worker goroutine, unless the future is awaited, with the
+// context the query was started with, before a worker has picked it up: the
+// awaiting goroutine then runs it itself, in the place the worker was woken
+// for. The common Execute(ctx, ...).Await(ctx) thus costs no more goroutine
+// switches than calling gocql directly, and the bound on requests in flight
+// is the same either way.
 //
 // CQL has no way to recall a request: when a context ends after the request
 // was sent, the caller is released at once but the server may still apply

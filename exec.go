@@ -4,55 +4,157 @@ import (
 	"context"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
 	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
 // execution is one run of a query or a batch. The future, the pool's
-// bookkeeping, a snapshot of the query and the result share one allocation:
+// bookkeeping, the driver's request and the result share one allocation:
 // this is the path every request takes, and the pool hand-off must cost the
 // caller little more than the driver call itself.
 type execution struct {
-	fut    Future[*ResultSet]
-	err    error // the outcome of Run, published by Finish
-	task   pool.Task
-	cancel context.CancelFunc
-	s      *AsyncSession
-	stmt   string // names the work in errors
-	start  time.Time
-	q      Query  // the query run, when b is nil
-	b      *Batch // the batch run, if any
-	rs     ResultSet
+	fut        Future[*ResultSet]
+	err        error // the outcome of Run, published by Finish
+	task       pool.Task
+	parent     context.Context    // the context the work was submitted with
+	stop       context.CancelFunc // cancels the context the work runs with; nil if that is execCtx
+	s          *AsyncSession
+	start      time.Time
+	query      *gocql.Query // the query run, when batch is nil
+	batch      *gocql.Batch // the batch run, if any
+	singlePage bool         // fetch only the first page of query
+	rs         ResultSet
 }
 
-// submit hands e to the session's pool and returns its future. The future's
-// Cancel cancels the context the work runs with.
-func (s *AsyncSession) submit(ctx context.Context, e *execution) *Future[*ResultSet] {
+// submit builds the driver's request for e and hands e to the session's
+// pool, returning its future. The request is built from b if it is not
+// nil, else from q if it is not nil, else from stmt and values with the
+// session's defaults. Building it here, on the caller's goroutine, is what
+// makes Execute take a snapshot: later changes to q or b do not affect it.
+// stmt names the work in errors.
+func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q *Query, b *Batch, values []any) *Future[*ResultSet] {
 	e.s = s
 	e.start = s.opts.now()
-	e.fut.done = make(chan struct{})
 	if s.closing.Load() {
-		e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, ErrClosed))
+		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, ErrClosed))
 		return &e.fut
 	}
-	ctx, e.cancel = context.WithCancel(ctx)
-	e.fut.cancel = e.cancel
+	if err := e.build(stmt, q, b, values); err != nil {
+		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, err))
+		return &e.fut
+	}
+	e.parent = ctx
+	e.fut.op = e
+	// The pool watches the context it is given, to drop a queued task the
+	// moment it ends. A context that can never end needs no watching, and
+	// then the request itself runs with execCtx, which ends only by Cancel
+	// (or Close). Otherwise it runs with a cancellable child of ctx.
+	if !e.ownContext() {
+		ctx, e.stop = context.WithCancel(ctx)
+	}
 	if err := s.pool.SubmitTask(ctx, &e.task, e); err != nil {
-		e.cancel()
-		e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, err))
+		e.release()
+		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, err))
 	}
 	return &e.fut
 }
 
-// Run does the work on a worker; Finish publishes it. A panic becomes a
-// *PanicError; the worker carries on.
+// ownContext reports whether the request can run with execCtx: the context
+// it was submitted with never ends, and the request is not idempotent. The
+// driver derives a cancellable context from an idempotent request's for
+// speculative executions, and that would cost a goroutine with a context
+// type the context package does not know.
+func (e *execution) ownContext() bool {
+	if e.parent.Done() != nil {
+		return false
+	}
+	if e.batch != nil {
+		return !e.batch.IsIdempotent()
+	}
+	return !e.query.IsIdempotent()
+}
+
+// build makes the driver's request (see submit). A panic, which can only
+// come from a Configure function, becomes the request's error.
+func (e *execution) build(stmt string, q *Query, b *Batch, values []any) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	switch {
+	case b != nil:
+		e.batch = b.build()
+	case q != nil:
+		e.query = q.build()
+		e.singlePage = q.singlePage
+	default:
+		e.query = e.s.gs.Query(stmt, values...).PageSize(e.s.opts.pageSize)
+	}
+	return nil
+}
+
+// statement names the work in errors: the query's text, or the batch's
+// statements.
+func (e *execution) statement() string {
+	if e.batch != nil {
+		stmts := make([]string, len(e.batch.Entries))
+		for i, en := range e.batch.Entries {
+			stmts[i] = en.Stmt
+		}
+		return batchStatement(stmts)
+	}
+	return e.query.Statement()
+}
+
+// runHere runs the work on the goroutine that awaits it, if it was handed to
+// a worker that has not started it yet. Most callers await a future right
+// after creating it; running the request on their own goroutine then spares
+// two goroutine hand-offs (caller to worker, worker back to caller) while
+// the request still holds the worker's place, so the pool's bound holds.
+//
+// It is done only when awaiting with ctx cannot end sooner than the work
+// itself: ctx never ends, or ends together with the context the work was
+// submitted with (the usual Execute(ctx, ...).Await(ctx)). An awaiter with
+// a shorter deadline must be free to stop waiting while the request goes on.
+func (e *execution) runHere(ctx context.Context) {
+	if d := ctx.Done(); d != nil && d != e.parent.Done() {
+		return
+	}
+	e.s.pool.Help(&e.task)
+}
+
+// cancel stops the work after Future.Cancel has completed the future: it
+// takes the work out of the queue at once if it is still there, and
+// otherwise makes it see its context end (execCtx ended when the future
+// completed).
+func (e *execution) cancel() {
+	if !e.s.pool.Cancel(&e.task) {
+		e.release()
+	}
+}
+
+// release frees the cancellable context of the work, if it has one.
+func (e *execution) release() {
+	if e.stop != nil {
+		e.stop()
+	}
+}
+
+// Run does the work on a worker (or on its awaiter, see runHere); Finish
+// publishes it. A panic becomes a *PanicError; the goroutine carries on.
 func (e *execution) Run(ctx context.Context) {
-	defer e.cancel()
+	defer e.release()
 	defer func() {
 		if v := recover(); v != nil {
 			e.err = newPanicError(v)
 		}
 	}()
-	if e.b != nil {
+	if e.stop == nil {
+		ctx = execCtx{e}
+	}
+	if e.batch != nil {
 		e.err = e.runBatch(ctx)
 	} else {
 		e.err = e.runQuery(ctx)
@@ -73,27 +175,48 @@ func (e *execution) Finish() {
 // Drop completes the future of work that never ran: its context ended while
 // it was queued, or the session closed.
 func (e *execution) Drop(err error) {
-	e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, err))
-	e.cancel()
+	e.fut.complete(nil, wrapQueryError(e.statement(), 0, nil, err))
+	e.release()
+}
+
+// execCtx is the context a request runs with when the context it was
+// submitted with can never end (context.Background, and contexts made from
+// it by WithValue or WithoutCancel), so that such a request needs no
+// context.WithCancel: that saves two allocations, and a third for the
+// channel the driver asks for. It ends when the request's future completes,
+// which Cancel does at once; Done is the future's own channel. Values and
+// deadline are those of the context submitted with.
+type execCtx struct{ e *execution }
+
+func (c execCtx) Deadline() (time.Time, bool) { return c.e.parent.Deadline() }
+func (c execCtx) Done() <-chan struct{}       { return c.e.fut.doneChan() }
+func (c execCtx) Value(key any) any           { return c.e.parent.Value(key) }
+
+// Err returns context.Canceled once the future has completed: Done is
+// closed then, and the request must stop if it is still running.
+func (c execCtx) Err() error {
+	if c.e.fut.completed() {
+		return context.Canceled
+	}
+	return nil
 }
 
 // runQuery fetches the query's pages, one request each, until the last one
 // (or only the first, for SinglePage).
 func (e *execution) runQuery(ctx context.Context) error {
-	q, rs := &e.q, &e.rs
-	gq := q.build()
+	gq, rs := e.query, &e.rs
 	for {
 		iter := gq.IterContext(ctx)
 		if err := rs.addPage(iter); err != nil {
-			return wrapQueryError(e.stmt, rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
+			return wrapQueryError(e.statement(), rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
 		}
 		next := iter.PageState()
-		if len(next) == 0 || q.singlePage {
+		if len(next) == 0 || e.singlePage {
 			rs.start(next)
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return wrapQueryError(e.stmt, rs.attempts, iter.Host(), err)
+			return wrapQueryError(e.statement(), rs.attempts, iter.Host(), err)
 		}
 		gq.PageState(next)
 	}
@@ -101,9 +224,9 @@ func (e *execution) runQuery(ctx context.Context) error {
 
 // runBatch sends the batch as one request.
 func (e *execution) runBatch(ctx context.Context) error {
-	iter := e.b.build().IterContext(ctx)
+	iter := e.batch.IterContext(ctx)
 	if err := e.rs.addPage(iter); err != nil {
-		return wrapQueryError(e.stmt, e.rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
+		return wrapQueryError(e.statement(), e.rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
 	}
 	e.rs.start(nil)
 	return nil

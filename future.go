@@ -16,30 +16,65 @@ import (
 // from any goroutine, and always returns the same result. A Future is safe for
 // concurrent use by multiple goroutines.
 //
-// Panics: if the operation panics, the panic is recovered on the worker and
-// the Future completes with a *PanicError that keeps the panic value and the
-// stack. The worker and the session carry on.
+// Panics: if the operation panics, the panic is recovered where it ran (a
+// worker, or the goroutine awaiting it) and the Future completes with a
+// *PanicError that keeps the panic value and the stack. The worker and the
+// session carry on.
 type Future[T any] struct {
 	// state goes from pending to completing once, by CAS; only the winner
-	// writes val and err and then closes done. Closing done happens before
-	// every receive that observes it, so a reader that has seen done closed
-	// sees val and err.
-	state  atomic.Uint32
-	done   chan struct{}
-	cancel context.CancelFunc // nil if the operation cannot be cancelled
-	val    T
-	err    error
+	// writes val and err, then stores completed. A reader that loads
+	// completed sees val and err.
+	state atomic.Uint32
+	// done holds the chan struct{} that Done returns. It is made only when
+	// someone has to block: a future that completes before anyone waits
+	// for it (most do, when the awaiter runs the request itself) never
+	// allocates one. complete swaps in closedChan and closes the channel
+	// it replaced, if any.
+	done atomic.Value
+	op   operation // nil if the operation can be neither cancelled nor run by its awaiter
+	val  T
+	err  error
 }
+
+// operation is what a future can ask of the work that will complete it.
+type operation interface {
+	// runHere runs the operation on the calling goroutine, if it has not
+	// started and waiting with ctx could not end before the operation does
+	// (see execution.runHere).
+	runHere(ctx context.Context)
+	// cancel stops the operation; the future has already completed.
+	cancel()
+}
+
+// cancelOp is an operation that can only be cancelled, with its context's
+// CancelFunc.
+type cancelOp context.CancelFunc
+
+func (cancelOp) runHere(context.Context) {}
+func (c cancelOp) cancel()               { c() }
 
 const (
 	futurePending uint32 = iota
 	futureCompleting
+	futureCompleted
 )
+
+// closedChan is the Done channel of every future that completed before
+// anyone asked for one.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // newFuture returns a pending future. cancel, if not nil, cancels the
 // operation's context; Cancel calls it.
 func newFuture[T any](cancel context.CancelFunc) *Future[T] {
-	return &Future[T]{done: make(chan struct{}), cancel: cancel}
+	f := &Future[T]{}
+	if cancel != nil {
+		f.op = cancelOp(cancel)
+	}
+	return f
 }
 
 // completedFuture returns a future that has already completed with v and err.
@@ -56,8 +91,26 @@ func (f *Future[T]) complete(v T, err error) bool {
 		return false
 	}
 	f.val, f.err = v, err
-	close(f.done)
+	f.state.Store(futureCompleted)
+	if c, ok := f.done.Swap(closedChan).(chan struct{}); ok {
+		close(c)
+	}
 	return true
+}
+
+// completed reports whether f has completed; if so, f.val and f.err are set.
+func (f *Future[T]) completed() bool { return f.state.Load() == futureCompleted }
+
+// doneChan returns the channel that complete closes, making it if need be.
+func (f *Future[T]) doneChan() chan struct{} {
+	if c, ok := f.done.Load().(chan struct{}); ok {
+		return c
+	}
+	c := make(chan struct{})
+	if f.done.CompareAndSwap(nil, c) {
+		return c // complete has not run yet, and will close c
+	}
+	return f.done.Load().(chan struct{}) // another waiter's, or closedChan
 }
 
 // Await blocks until f completes or ctx is done, and returns f's result. If
@@ -65,6 +118,11 @@ func (f *Future[T]) complete(v T, err error) bool {
 // operation is not cancelled (use Cancel for that) and f may still complete
 // later. If f has already completed, Await returns its result even when ctx
 // is done.
+//
+// A query that no worker has started yet when Await is called may run on
+// the calling goroutine instead, if ctx is the context the query was
+// started with (or one that never ends): the caller was going to wait for
+// it anyway, and this spares two goroutine hand-offs. See Execute.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	if err := f.wait(ctx); err != nil {
 		var zero T
@@ -76,13 +134,17 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 // wait blocks until f completes, and returns nil, or until ctx is done
 // first, and returns ctx.Err(). A completed f wins over a done ctx.
 func (f *Future[T]) wait(ctx context.Context) error {
-	select {
-	case <-f.done:
+	if f.completed() {
 		return nil
-	default:
+	}
+	if f.op != nil {
+		f.op.runHere(ctx)
+		if f.completed() {
+			return nil
+		}
 	}
 	select {
-	case <-f.done:
+	case <-f.doneChan():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -91,17 +153,15 @@ func (f *Future[T]) wait(ctx context.Context) error {
 
 // Done returns a channel that is closed when f completes. Once it is closed,
 // TryResult reports the result.
-func (f *Future[T]) Done() <-chan struct{} { return f.done }
+func (f *Future[T]) Done() <-chan struct{} { return f.doneChan() }
 
 // TryResult returns f's result without blocking. ok is false, and v and err
 // are zero, if f has not completed yet.
 func (f *Future[T]) TryResult() (v T, err error, ok bool) {
-	select {
-	case <-f.done:
-		return f.val, f.err, true
-	default:
+	if !f.completed() {
 		return v, nil, false
 	}
+	return f.val, f.err, true
 }
 
 // Err returns the error f completed with, or nil if f has not completed
@@ -123,13 +183,14 @@ func (f *Future[T]) Cancel() {
 	// Complete before cancelling, so that the result is context.Canceled
 	// rather than whatever the operation makes of its cancelled context.
 	f.complete(zero, context.Canceled)
-	if f.cancel != nil {
-		f.cancel()
+	if f.op != nil {
+		f.op.cancel()
 	}
 }
 
 // PanicError is the error a Future completes with when its operation
-// panicked. The panic was recovered on a worker goroutine.
+// panicked. The panic was recovered where the operation ran: on a worker
+// goroutine, or on the goroutine that awaited it (see Await).
 type PanicError struct {
 	// Value is the value passed to panic.
 	Value any
@@ -213,7 +274,7 @@ func AwaitAny[T any](ctx context.Context, futs ...*Future[T]) (int, T, error) {
 	}
 	cases := make([]reflect.SelectCase, len(futs)+1)
 	for i, f := range futs {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.done)}
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.doneChan())}
 	}
 	// A nil Done channel (a context that never ends) is never ready, which
 	// is what reflect.Select does with a zero Value channel too.

@@ -94,8 +94,11 @@ func (o *options) poolConfig() pool.Config {
 }
 
 // WithWorkers sets how many requests a session runs at once (default
-// DefaultWorkers). Each worker is one goroutine that stays blocked in the
-// driver while its request is in flight.
+// DefaultWorkers). A request runs on a worker goroutine, which stays blocked
+// in the driver while the request is in flight, or on the goroutine that
+// awaits it (see Future.Await). Workers start when first needed and run
+// until the session closes, so a session that never has many requests in
+// flight has few goroutines.
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
 // WithQueue sets how many requests may wait for a worker (default

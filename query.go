@@ -138,7 +138,7 @@ func (q *Query) build() *gocql.Query {
 // ctx.Err()) holds. A request already sent may still run on the server: CQL
 // cannot recall it.
 func (q *Query) Execute(ctx context.Context) *Future[*ResultSet] {
-	// The execution keeps a copy of the settings, so later changes to q do
-	// not affect it.
-	return q.s.submit(ctx, &execution{stmt: q.stmt, q: *q})
+	// The driver's query is built now, so later changes to q do not
+	// affect this execution.
+	return q.s.submit(ctx, new(execution), q.stmt, q, nil, nil)
 }

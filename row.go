@@ -32,20 +32,29 @@ type cursor struct {
 	raw     []rawColumn // the current row, one entry per Scan destination
 	dest    []any       // &raw[i], reused for every row
 	onRow   bool
-
-	// Most results have few columns: their buffers live here, in the
-	// ResultSet's own allocation.
-	rawBuf  [8]rawColumn
-	destBuf [8]any
 }
 
-// setColumns sizes the cursor for rows of columns.
+// setColumns sizes the cursor for rows of columns. Rows with few columns,
+// as most are, get both buffers in one allocation; results without
+// columns (writes) need none.
 func (c *cursor) setColumns(columns []gocql.ColumnInfo) {
 	c.columns = columns
-	n := destCount(columns)
-	if n <= len(c.rawBuf) {
-		c.raw, c.dest = c.rawBuf[:n], c.destBuf[:n]
-	} else {
+	switch n := destCount(columns); {
+	case n == 0:
+		c.raw, c.dest = nil, nil
+	case n == 1:
+		b := new(struct {
+			raw  [1]rawColumn
+			dest [1]any
+		})
+		c.raw, c.dest = b.raw[:], b.dest[:]
+	case n <= 4:
+		b := new(struct {
+			raw  [4]rawColumn
+			dest [4]any
+		})
+		c.raw, c.dest = b.raw[:n], b.dest[:n]
+	default:
 		c.raw, c.dest = make([]rawColumn, n), make([]any, n)
 	}
 	for i := range c.raw {

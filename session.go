@@ -48,12 +48,13 @@ func newSession(c *AsyncCluster, gs *gocql.Session) (*AsyncSession, error) {
 func (s *AsyncSession) Gocql() *gocql.Session { return s.gs }
 
 // Execute runs stmt with values on the worker pool and returns a future of
-// its result, which holds every page (see Query.Execute). For results too
+// its result, which holds every page (see Query.Execute). The driver's
+// query is built before Execute returns; values must not be changed until
+// the future completes. For results too
 // large to hold, use Stream. Execute(ctx, stmt, v...) is short for
 // s.Query(stmt, v...).Execute(ctx).
 func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) *Future[*ResultSet] {
-	e := &execution{stmt: stmt, q: Query{s: s, stmt: stmt, values: values}}
-	return s.submit(ctx, e)
+	return s.submit(ctx, new(execution), stmt, nil, nil, values)
 }
 
 // Query returns a builder for stmt with values, to set per-query options

@@ -1,13 +1,15 @@
 // Package pool provides the bounded worker pool on which every query of the
 // cassandra package runs.
 //
-// A Pool has a fixed number of worker goroutines and a bounded FIFO queue.
-// At most Workers tasks run at once and at most Queue tasks wait; a Submit
-// that finds no room either fails with ErrOverloaded (FailFast) or waits, in
-// FIFO order, until there is room or its context ends (Wait).
+// A Pool has up to Workers worker goroutines, started as they are first
+// needed, and a bounded FIFO queue. At most Workers tasks run at once and
+// at most Queue tasks wait; a Submit that finds no room either fails with
+// ErrOverloaded (FailFast) or waits, in FIFO order, until there is room or
+// its context ends (Wait).
 //
 // Every accepted task is resolved exactly once: either run is called on a
-// worker, or drop is called with the reason it never ran.
+// worker (or, through Help, on the goroutine waiting for it), or drop is
+// called with the reason it never ran.
 package pool
 
 import (
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,8 +53,9 @@ func (p Policy) String() string {
 
 // Config configures a Pool. The zero value is not valid: Workers must be set.
 type Config struct {
-	// Workers is the number of worker goroutines, and so the most tasks that
-	// run at once. It must be at least 1.
+	// Workers is the most tasks that run at once, and the most worker
+	// goroutines the pool starts. Workers start when there is work for
+	// them, so a pool that is never busy has few. It must be at least 1.
 	Workers int
 	// Queue is the most tasks that may wait for a worker. Zero means a task is
 	// accepted only when a worker is idle.
@@ -70,7 +74,8 @@ type Config struct {
 type Pool struct {
 	cfg      Config
 	capacity int           // Workers + Queue: the most tasks admitted at once
-	done     chan struct{} // closed by the last worker to exit
+	done     chan struct{} // closed by finishedLocked
+	epoch    time.Time     // the origin of Task.enqueued
 
 	// expiring counts context.AfterFunc callbacks that were registered and
 	// may still run: Add when registered, Done by whoever stops it
@@ -80,9 +85,10 @@ type Pool struct {
 
 	mu       sync.Mutex
 	closing  bool      // Shutdown or Close has started
+	finished bool      // done is closed
 	admitted int       // running + queued + granted to a waiter but not yet dispatched
-	busy     int       // workers running a task
-	live     int       // workers that have not exited
+	busy     int       // places to run taken: tasks running or handed to a worker; at most Workers
+	live     int       // workers started that have not exited
 	idle     []*worker // idle workers, used as a stack
 	queue    taskList  // tasks waiting for a worker
 	waiters  taskList  // Wait-policy submitters waiting for room, FIFO
@@ -90,12 +96,12 @@ type Pool struct {
 }
 
 type counters struct {
-	submit, completed, rejected, canceled, canceledSubmit, dropped, panics uint64
-	queueWait                                                              time.Duration
+	submit, completed, rejected, canceled, canceledSubmit, dropped, panics, helped uint64
+	queueWait                                                                      time.Duration
 }
 
 type worker struct {
-	ch chan *Task // capacity 1; a nil receive (closed channel) means exit
+	ch chan *Task // capacity 1, written only while the worker is idle; closed means exit
 }
 
 // Handler is the work of one task. For every accepted task the pool calls
@@ -117,21 +123,36 @@ type Handler interface {
 // a high rate embed a Task in their own per-request struct and pass it to
 // SubmitTask, which saves an allocation per request. The zero Task is ready
 // to use; a Task must not be submitted again until its Handler was called.
-// Every field after h is guarded by Pool.mu.
+// Every field but ctx, h and state is guarded by Pool.mu.
 type Task struct {
 	ctx context.Context
 	h   Handler
 
 	prev, next *Task
-	queued     bool          // in Pool.queue
-	waiting    bool          // in Pool.waiters
-	granted    bool          // a waiter that was given room
 	ready      chan struct{} // closed to wake a waiter (given room, or closing)
 	stop       func() bool   // stops the AfterFunc that expires a queued task
-	enqueued   time.Time
+	enqueued   int64         // when it was queued, in ns since Pool.epoch
+
+	// state says who runs a task handed to a worker: whichever of the
+	// worker and Help moves it from handed to started or helped first.
+	state   atomic.Uint32
+	queued  bool // in Pool.queue
+	waiting bool // in Pool.waiters
+	granted bool // a waiter that was given room
 }
 
-// New returns a pool with cfg.Workers running workers.
+// Task states. A task taken from the queue by a worker goes straight to
+// started; only a task sent to an idle worker passes through handed, the
+// one moment Help may take it.
+const (
+	taskNew uint32 = iota
+	taskHanded
+	taskStarted
+	taskHelped
+)
+
+// New returns a pool configured by cfg. It starts no goroutine: workers
+// start as tasks arrive, up to cfg.Workers, and run until Shutdown or Close.
 func New(cfg Config) (*Pool, error) {
 	if cfg.Workers < 1 {
 		return nil, fmt.Errorf("cassandra: pool: Workers must be at least 1, got %d", cfg.Workers)
@@ -146,13 +167,7 @@ func New(cfg Config) (*Pool, error) {
 		cfg:      cfg,
 		capacity: cfg.Workers + cfg.Queue,
 		done:     make(chan struct{}),
-		live:     cfg.Workers,
-		idle:     make([]*worker, 0, cfg.Workers),
-	}
-	for range cfg.Workers {
-		w := &worker{ch: make(chan *Task, 1)}
-		p.idle = append(p.idle, w)
-		go p.work(w)
+		epoch:    time.Now(),
 	}
 	return p, nil
 }
@@ -210,6 +225,9 @@ func (p *Pool) TrySubmitTask(ctx context.Context, t *Task, h Handler) error {
 func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 	if t == nil || h == nil {
 		return errors.New("cassandra: pool: SubmitTask needs a Task and a Handler")
+	}
+	if t.state.Load() == taskHelped {
+		return errors.New("cassandra: pool: a Task run by Help cannot be submitted again")
 	}
 	if err := ctx.Err(); err != nil {
 		p.mu.Lock()
@@ -286,15 +304,16 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 // dispatchLocked gives an admitted task to an idle worker, which it returns
 // (the caller sends t to it after unlocking), or queues it and returns nil.
 func (p *Pool) dispatchLocked(t *Task) *worker {
-	if n := len(p.idle); n > 0 {
-		// The queue is empty whenever a worker is idle, so FIFO order holds.
-		w := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.busy++
-		return w
+	// A worker is handed new work only while the queue is empty, so FIFO
+	// order holds.
+	if p.queue.empty() {
+		if w := p.wakeLocked(); w != nil {
+			t.state.Store(taskHanded)
+			return w
+		}
 	}
 	t.queued = true
-	t.enqueued = time.Now()
+	t.enqueued = p.sinceEpoch()
 	p.queue.pushBack(t)
 	// Contexts that can never end cost nothing (the database/sql idea).
 	// The callback may start at once on its own goroutine; it needs mu, so
@@ -305,6 +324,10 @@ func (p *Pool) dispatchLocked(t *Task) *worker {
 	}
 	return nil
 }
+
+// sinceEpoch is the monotonic time since the pool was made, in ns: a queued
+// task records it in 8 bytes rather than a time.Time's 24.
+func (p *Pool) sinceEpoch() int64 { return int64(time.Since(p.epoch)) }
 
 // expire removes a task whose context ended while it was queued and drops it.
 // Whoever takes the task out of the queue under mu owns it: a worker, Close,
@@ -322,6 +345,29 @@ func (p *Pool) expire(t *Task) {
 	p.releaseLocked()
 	p.mu.Unlock()
 	p.call(func() { t.h.Drop(t.ctx.Err()) })
+}
+
+// Cancel takes t out of the queue, if it is still there, and drops it with
+// context.Canceled, freeing its place at once; it reports whether it did.
+// A task that has been handed to a worker or has run is left alone. Cancel
+// is for tasks submitted with a context that never ends, which the pool
+// has no reason to watch: their owner ends them with Cancel instead.
+func (p *Pool) Cancel(t *Task) bool {
+	p.mu.Lock()
+	if !t.queued {
+		p.mu.Unlock()
+		return false
+	}
+	p.queue.remove(t)
+	t.queued = false
+	p.c.canceled++
+	p.releaseLocked()
+	stop := t.stop
+	t.stop = nil
+	p.mu.Unlock()
+	p.stopExpiry(stop)
+	p.call(func() { t.h.Drop(context.Canceled) })
+	return true
 }
 
 // stopExpiry stops the AfterFunc of a task taken out of the queue. If the
@@ -348,6 +394,13 @@ func (p *Pool) releaseLocked() {
 func (p *Pool) work(w *worker) {
 	defer p.exited()
 	for t := range w.ch {
+		if !t.state.CompareAndSwap(taskHanded, taskStarted) {
+			// Help is running t, in the place this worker was woken for.
+			p.mu.Lock()
+			t = p.takeLocked(w)
+			p.mu.Unlock()
+			t = p.started(t)
+		}
 		for t != nil {
 			// A task may be submitted again from its own Run, so keep its
 			// handler: t is not ours once next has released it.
@@ -389,6 +442,15 @@ func (p *Pool) call(f func()) (panicked bool) {
 // or nil once the worker has parked itself as idle or must exit (closed ch).
 func (p *Pool) next(w *worker, ran, panicked bool) *Task {
 	p.mu.Lock()
+	p.finishLocked(ran, panicked)
+	t := p.takeLocked(w)
+	p.mu.Unlock()
+	return p.started(t)
+}
+
+// finishLocked accounts for a task that ran or was dropped, and gives back
+// its place to run and its admitted place.
+func (p *Pool) finishLocked(ran, panicked bool) {
 	if ran {
 		p.c.completed++
 	} else {
@@ -397,34 +459,126 @@ func (p *Pool) next(w *worker, ran, panicked bool) *Task {
 	if panicked {
 		p.c.panics++
 	}
+	p.busy--
 	p.releaseLocked()
-	if t := p.queue.front(); t != nil {
+}
+
+// takeLocked takes the first queued task for w if there is a place to run
+// it. Otherwise w parks: it becomes idle, or is told to exit when the pool
+// is closing. The caller must pass the task to started after unlocking.
+func (p *Pool) takeLocked(w *worker) *Task {
+	if t := p.queue.front(); t != nil && p.busy < p.cfg.Workers {
 		p.queue.remove(t)
 		t.queued = false
-		p.c.queueWait += time.Since(t.enqueued)
-		stop := t.stop
-		t.stop = nil
-		p.mu.Unlock()
-		p.stopExpiry(stop)
+		t.state.Store(taskStarted)
+		p.c.queueWait += time.Duration(p.sinceEpoch() - t.enqueued)
+		p.busy++
 		return t
 	}
-	p.busy--
 	if p.closing {
 		close(w.ch)
 	} else {
 		p.idle = append(p.idle, w)
 	}
-	p.mu.Unlock()
 	return nil
+}
+
+// started stops the expiry of a task just taken out of the queue (outside
+// mu: stopping waits for a callback that has already started).
+func (p *Pool) started(t *Task) *Task {
+	if t != nil && t.stop != nil {
+		stop := t.stop
+		t.stop = nil
+		p.stopExpiry(stop)
+	}
+	return t
+}
+
+// Help runs t on the calling goroutine if t was handed to an idle worker
+// that has not started it yet, and reports whether it did. The worker,
+// when it wakes, finds t taken and looks for other work; the place it was
+// woken for is Help's until t is done, so no more than Workers tasks run
+// at once either way. Help calls Run and Finish (or Drop, if t's context
+// has already ended) like a worker would, and returns after them.
+//
+// Help is for a goroutine that is about to wait for t's result anyway:
+// running t itself spares a hand-off to the worker and another one back.
+// A task that Help ran cannot be submitted again.
+func (p *Pool) Help(t *Task) bool {
+	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
+		return false
+	}
+	h := t.h
+	ran, panicked := p.exec(t)
+	p.mu.Lock()
+	p.c.helped++
+	p.finishLocked(ran, panicked)
+	// A task queued while this place was Help's would otherwise wait for
+	// the next worker to finish.
+	var w *worker
+	var next *Task
+	if next = p.queue.front(); next != nil {
+		if w = p.wakeLocked(); w != nil {
+			p.queue.remove(next)
+			next.queued = false
+			next.state.Store(taskHanded)
+			p.c.queueWait += time.Duration(p.sinceEpoch() - next.enqueued)
+		}
+	}
+	p.finishedLocked()
+	p.mu.Unlock()
+	if w != nil {
+		p.started(next)
+		w.ch <- next
+	}
+	if ran && p.call(h.Finish) {
+		p.mu.Lock()
+		p.c.panics++
+		p.mu.Unlock()
+	}
+	return true
+}
+
+// wakeLocked takes an idle worker, starting one if none is idle and fewer
+// than Workers have started, and a place to run; or returns nil. There may
+// be idle workers but no place while Help runs the task of a worker that
+// has not woken up yet. A worker may start while the pool is closing: Help
+// uses this to drain the queue it leaves behind.
+func (p *Pool) wakeLocked() *worker {
+	if p.busy >= p.cfg.Workers {
+		return nil
+	}
+	n := len(p.idle)
+	if n == 0 {
+		if p.live >= p.cfg.Workers {
+			return nil // every worker is busy or about to look for work
+		}
+		p.live++
+		w := &worker{ch: make(chan *Task, 1)}
+		go p.work(w)
+		p.busy++
+		return w
+	}
+	w := p.idle[n-1]
+	p.idle = p.idle[:n-1]
+	p.busy++
+	return w
 }
 
 func (p *Pool) exited() {
 	p.mu.Lock()
 	p.live--
-	if p.live == 0 {
+	p.finishedLocked()
+	p.mu.Unlock()
+}
+
+// finishedLocked closes done once the pool is closing, every worker has
+// exited and no task is running on a goroutine of Help.
+func (p *Pool) finishedLocked() {
+	if p.closing && p.live == 0 && p.busy == 0 && !p.finished {
+		p.finished = true
 		close(p.done)
 	}
-	p.mu.Unlock()
 }
 
 // beginCloseLocked stops accepting work: it wakes every waiting submitter
@@ -443,6 +597,7 @@ func (p *Pool) beginCloseLocked() {
 		close(w.ch)
 	}
 	p.idle = nil
+	p.finishedLocked() // if no worker ever started
 }
 
 // Shutdown stops accepting work and waits until every queued and running

@@ -14,8 +14,9 @@ import "time"
 type Stats struct {
 	// Pool status (levels).
 
-	Workers           int // number of worker goroutines (fixed)
-	BusyWorkers       int // workers currently running a task
+	Workers           int // most tasks that run at once, and most worker goroutines
+	LiveWorkers       int // worker goroutines running now (started on demand, until the pool closes)
+	BusyWorkers       int // tasks running now, on a worker or on the goroutine awaiting them
 	QueueDepth        int // tasks currently waiting for a worker
 	QueueCapacity     int // most tasks that may wait for a worker
 	WaitingSubmitters int // Submit calls currently blocked waiting for room (Wait policy)
@@ -29,6 +30,7 @@ type Stats struct {
 	RejectedCount       uint64        // Submit calls that returned ErrOverloaded
 	CanceledSubmitCount uint64        // Submit calls that returned ctx.Err() (ctx done on entry or while waiting for room)
 	PanicCount          uint64        // panics recovered from run or drop
+	HelpedCount         uint64        // tasks run by Help, on the goroutine waiting for them
 	QueueWaitDuration   time.Duration // total time tasks that left the queue for a worker spent queued
 }
 
@@ -38,6 +40,7 @@ func (p *Pool) Stats() Stats {
 	defer p.mu.Unlock()
 	return Stats{
 		Workers:             p.cfg.Workers,
+		LiveWorkers:         p.live,
 		BusyWorkers:         p.busy,
 		QueueDepth:          p.queue.len,
 		QueueCapacity:       p.cfg.Queue,
@@ -49,6 +52,7 @@ func (p *Pool) Stats() Stats {
 		RejectedCount:       p.c.rejected,
 		CanceledSubmitCount: p.c.canceledSubmit,
 		PanicCount:          p.c.panics,
+		HelpedCount:         p.c.helped,
 		QueueWaitDuration:   p.c.queueWait,
 	}
 }

@@ -1,0 +1,157 @@
+package cassandra
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// oneProc runs the rest of the test with GOMAXPROCS 1, so that the worker
+// woken by Execute cannot start the query before Await is called.
+func oneProc(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
+
+// Await with the context the query was started with runs the query on the
+// awaiting goroutine when no worker has started it.
+func TestAwaitRunsTheQueryItself(t *testing.T) {
+	s, _, _ := sessionServer(t)
+	oneProc(t)
+	deadline, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, ctx := range []context.Context{context.Background(), deadline} {
+		rs, err := s.Execute(ctx, fastQuery).Await(ctx)
+		require.NoError(t, err)
+		var id int
+		require.NoError(t, rs.One(&id))
+		assert.Equal(t, 2, id)
+		st := s.Stats()
+		assert.Equal(t, uint64(i+1), st.HelpedCount)
+		assert.Equal(t, uint64(i+1), st.CompletedCount)
+		assert.Zero(t, st.BusyWorkers)
+	}
+}
+
+// An awaiter whose context may end before the query's must stay free to
+// stop waiting, so it never runs the query itself.
+func TestAwaitWithAShorterContextOnlyWaits(t *testing.T) {
+	s, srv, release := sessionServer(t)
+	oneProc(t)
+	f := s.Execute(context.Background(), slowQuery)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := f.Await(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "Await returned when its own context ended")
+	running(t, srv, slowQuery, 1)
+	release()
+	_, err = f.Await(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, s.Stats().HelpedCount)
+}
+
+// Cancel stops a query that its awaiter is running, and frees the place.
+func TestCancelAQueryRunByItsAwaiter(t *testing.T) {
+	s, srv, _ := sessionServer(t, WithWorkers(1))
+	oneProc(t)
+	futs := make(chan *Future[*ResultSet], 1)
+	errs := make(chan error, 1)
+	go func() {
+		f := s.Execute(context.Background(), slowQuery)
+		futs <- f
+		_, err := f.Await(context.Background())
+		errs <- err
+	}()
+	f := <-futs
+	running(t, srv, slowQuery, 1)
+	f.Cancel()
+	assert.ErrorIs(t, <-errs, context.Canceled)
+	assert.Equal(t, uint64(1), s.Stats().HelpedCount, "the awaiter ran the query")
+
+	rs, err := s.Execute(context.Background(), fastQuery).Await(context.Background())
+	require.NoError(t, err, "the only place was freed")
+	var id int
+	require.NoError(t, rs.One(&id))
+	assert.Equal(t, 2, id)
+}
+
+// cancelCases are the three ways a request gets its context: its own
+// execCtx (a context that never ends, a statement that is not idempotent),
+// or a cancellable child of the caller's context (a context that can end,
+// or an idempotent statement, which gocql may execute speculatively).
+var cancelCases = []struct {
+	name  string
+	ctx   func(t *testing.T) context.Context
+	build func(s *AsyncSession, stmt string) *Query
+}{
+	{"background", func(*testing.T) context.Context { return context.Background() },
+		func(s *AsyncSession, stmt string) *Query { return s.Query(stmt) }},
+	{"cancellable", func(t *testing.T) context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		return ctx
+	}, func(s *AsyncSession, stmt string) *Query { return s.Query(stmt) }},
+	{"background idempotent", func(*testing.T) context.Context { return context.Background() },
+		func(s *AsyncSession, stmt string) *Query { return s.Query(stmt).Idempotent(true) }},
+}
+
+func TestCancelRunningAndQueuedQueries(t *testing.T) {
+	for _, tc := range cancelCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, srv, release := sessionServer(t, WithWorkers(1))
+			ctx := tc.ctx(t)
+			slow := tc.build(s, slowQuery).Execute(ctx)
+			running(t, srv, slowQuery, 1)
+			queued := tc.build(s, fastQuery).Execute(ctx)
+			require.Equal(t, 1, s.Stats().QueueDepth)
+
+			queued.Cancel()
+			_, err := queued.Await(context.Background())
+			assert.ErrorIs(t, err, context.Canceled)
+			st := s.Stats()
+			assert.Zero(t, st.QueueDepth, "a cancelled query leaves the queue at once")
+			assert.Equal(t, uint64(1), st.CanceledCount)
+
+			slow.Cancel()
+			_, err = slow.Await(context.Background())
+			assert.ErrorIs(t, err, context.Canceled)
+			require.Eventually(t, func() bool { return s.Stats().BusyWorkers == 0 }, 10*time.Second, time.Millisecond,
+				"a cancelled running query frees its worker although the server never answered")
+
+			release()
+			rs, err := tc.build(s, fastQuery).Execute(ctx).Await(ctx)
+			require.NoError(t, err)
+			var id int
+			require.NoError(t, rs.One(&id))
+			assert.Equal(t, 2, id)
+			assert.Equal(t, 1, srv.Requests(fastQuery), "the cancelled queued query was never sent")
+		})
+	}
+}
+
+type ctxKey struct{}
+
+func TestExecCtx(t *testing.T) {
+	parent := context.WithValue(context.Background(), ctxKey{}, "v")
+	e := &execution{parent: parent}
+	ctx := context.Context(execCtx{e})
+	assert.Equal(t, "v", ctx.Value(ctxKey{}), "values come from the context submitted with")
+	_, ok := ctx.Deadline()
+	assert.False(t, ok)
+	assert.NoError(t, ctx.Err())
+	done := ctx.Done()
+	select {
+	case <-done:
+		t.Fatal("done before the future completed")
+	default:
+	}
+
+	e.fut.Cancel()
+	<-done
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
+}

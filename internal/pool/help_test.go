@@ -1,0 +1,278 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// probeHandler adapts a probe to Handler, so its Task can be passed to Help.
+type probeHandler struct {
+	*probe
+	finished atomic.Int32
+}
+
+func (h *probeHandler) Run(ctx context.Context) { h.run(ctx) }
+func (h *probeHandler) Finish()                 { h.finished.Add(1) }
+func (h *probeHandler) Drop(err error)          { h.drop(err) }
+
+// oneProc runs the rest of the test with GOMAXPROCS 1: a worker woken by a
+// submission then cannot run before the test goroutine blocks, so Help is
+// sure to find the task not started yet.
+func oneProc(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
+
+// idleWorkers reports how many started workers are parked as idle.
+func idleWorkers(p *Pool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+func TestHelpRunsAHandedTaskOnTheCaller(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1})
+	h := &probeHandler{probe: newProbe(false)}
+	var task Task
+	require.NoError(t, p.SubmitTask(context.Background(), &task, h))
+	require.True(t, p.Help(&task))
+
+	// Help returns after Run and Finish, and the place is free again.
+	assert.Equal(t, int32(1), h.runs.Load())
+	assert.Equal(t, int32(1), h.finished.Load())
+	s := p.Stats()
+	assert.Equal(t, uint64(1), s.HelpedCount)
+	assert.Equal(t, uint64(1), s.CompletedCount)
+	assert.Zero(t, s.BusyWorkers)
+
+	assert.False(t, p.Help(&task), "a task runs once")
+	assert.Error(t, p.SubmitTask(context.Background(), &task, h), "a helped Task is not reused")
+
+	// The worker woken for the task finds it taken and becomes idle.
+	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, int32(1), h.runs.Load())
+}
+
+// submitAndHelp submits h's task and helps it, on one new goroutine: with
+// GOMAXPROCS 1 the worker woken by the submission cannot run in between.
+// It returns what Help returned.
+func submitAndHelp(t *testing.T, p *Pool, h Handler) <-chan bool {
+	helped := make(chan bool, 1)
+	go func() {
+		var task Task
+		if err := p.SubmitTask(context.Background(), &task, h); err != nil {
+			t.Errorf("SubmitTask: %v", err)
+			close(helped)
+			return
+		}
+		helped <- p.Help(&task)
+	}()
+	return helped
+}
+
+func TestHelpLeavesAStartedTaskAlone(t *testing.T) {
+	p := newPool(t, Config{Workers: 1})
+	h := &probeHandler{probe: newProbe(true)}
+	var task Task
+	require.NoError(t, p.SubmitTask(context.Background(), &task, h))
+	<-h.started
+	assert.False(t, p.Help(&task))
+	close(h.release)
+	<-h.ran
+	assert.Zero(t, p.Stats().HelpedCount)
+}
+
+func TestHelpLeavesAQueuedTaskAlone(t *testing.T) {
+	p := newPool(t, Config{Workers: 1, Queue: 1})
+	busy := occupy(t, p)
+	h := &probeHandler{probe: newProbe(false)}
+	var task Task
+	require.NoError(t, p.SubmitTask(context.Background(), &task, h))
+	assert.Equal(t, 1, p.Stats().QueueDepth)
+	assert.False(t, p.Help(&task), "a queued task has no place to run yet")
+	close(busy.release)
+	<-h.ran
+}
+
+func TestHelpDropsATaskWhoseContextEnded(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1})
+	h := &probeHandler{probe: newProbe(false)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var task Task
+	require.NoError(t, p.SubmitTask(ctx, &task, h))
+	cancel()
+	require.True(t, p.Help(&task))
+	assert.ErrorIs(t, <-h.dropped, context.Canceled)
+	assert.Zero(t, h.runs.Load())
+	assert.Zero(t, h.finished.Load())
+	assert.Equal(t, uint64(1), p.Stats().CanceledCount)
+}
+
+// While Help runs a task, the place it took stays taken: with one worker,
+// nothing else runs, even though the worker itself is idle.
+func TestHelpKeepsTheBound(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1, Queue: 1})
+	first := &probeHandler{probe: newProbe(true)}
+	helped := submitAndHelp(t, p, first)
+	<-first.started
+	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+
+	second := newProbe(false)
+	require.NoError(t, second.submit(p, context.Background()))
+	s := p.Stats()
+	assert.Equal(t, 1, s.BusyWorkers)
+	assert.Equal(t, 1, s.QueueDepth, "no place for a second task while the first is helped")
+	assert.Zero(t, second.runs.Load())
+
+	close(first.release)
+	assert.True(t, <-helped, "Help ran the first task")
+	<-second.ran // Help handed the queued task to the idle worker
+	assert.Equal(t, uint64(2), p.Stats().CompletedCount)
+}
+
+func TestShutdownWaitsForHelpedTask(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1, Queue: 1})
+	first := &probeHandler{probe: newProbe(true)}
+	helped := submitAndHelp(t, p, first)
+	<-first.started
+	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+	queued := newProbe(false)
+	require.NoError(t, queued.submit(p, context.Background()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.Shutdown(ctx), context.DeadlineExceeded, "a helped task is in flight")
+	assert.Zero(t, p.Stats().LiveWorkers, "the idle worker was told to exit")
+
+	// Finishing the helped task starts a worker to drain the queue, and
+	// Shutdown completes.
+	close(first.release)
+	assert.True(t, <-helped, "Help ran the first task")
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, int32(1), queued.runs.Load())
+	s := p.Stats()
+	assert.Equal(t, uint64(2), s.CompletedCount)
+	assert.Zero(t, s.BusyWorkers+s.QueueDepth+s.LiveWorkers)
+}
+
+func TestWorkersStartOnDemand(t *testing.T) {
+	p := newPool(t, Config{Workers: 8})
+	assert.Zero(t, p.Stats().LiveWorkers, "an unused pool has no goroutines")
+	probes := make([]*probe, 5)
+	for i := range probes {
+		probes[i] = newProbe(true)
+		require.NoError(t, probes[i].submit(p, context.Background()))
+		<-probes[i].started
+	}
+	assert.Equal(t, 5, p.Stats().LiveWorkers)
+	for _, pr := range probes {
+		close(pr.release)
+		<-pr.ran
+	}
+	waitFor(t, p, func(s Stats) bool { return s.BusyWorkers == 0 })
+	// Idle workers are reused rather than started anew.
+	pr := newProbe(false)
+	require.NoError(t, pr.submit(p, context.Background()))
+	<-pr.ran
+	assert.Equal(t, 5, p.Stats().LiveWorkers)
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Zero(t, p.Stats().LiveWorkers)
+}
+
+func TestShutdownOfAnUnusedPool(t *testing.T) {
+	p, err := New(Config{Workers: 4})
+	require.NoError(t, err)
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.NoError(t, p.Close())
+}
+
+// Submitters that help their own tasks half of the time, racing the
+// workers, Cancel, Shutdown and Close: every task is resolved exactly once,
+// never more than Workers run at once, and the counts add up.
+func TestHelpStorm(t *testing.T) {
+	for round := range 20 {
+		const workers = 4
+		p, err := New(Config{Workers: workers, Queue: 8, Policy: Wait})
+		require.NoError(t, err)
+		var running, maxRunning, accepted, resolved, twice atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 200 {
+					ctx, cancel := context.WithCancel(context.Background())
+					h := &countingHandler{running: &running, max: &maxRunning, resolved: &resolved, twice: &twice}
+					var task Task
+					if rand.IntN(8) == 0 {
+						go cancel()
+					}
+					err := p.SubmitTask(ctx, &task, h)
+					switch {
+					case err == nil:
+						accepted.Add(1)
+						if rand.IntN(2) == 0 {
+							p.Help(&task)
+						}
+					case !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled):
+						t.Errorf("round %d: unexpected error %v", round, err)
+					}
+					cancel()
+				}
+			}()
+		}
+		if round%2 == 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = p.Shutdown(context.Background()) }()
+		}
+		wg.Wait()
+		require.NoError(t, p.Close())
+		assert.Zero(t, twice.Load())
+		assert.Equal(t, accepted.Load(), resolved.Load())
+		assert.LessOrEqual(t, maxRunning.Load(), int64(workers))
+		s := p.Stats()
+		assert.Equal(t, uint64(accepted.Load()), s.SubmitCount)
+		assert.Equal(t, s.SubmitCount, s.CompletedCount+s.CanceledCount+s.DroppedCount, "%+v", s)
+		assert.Zero(t, s.BusyWorkers+s.QueueDepth+s.WaitingSubmitters+s.LiveWorkers)
+	}
+}
+
+// countingHandler counts resolutions and how many runs overlap.
+type countingHandler struct {
+	running, max, resolved, twice *atomic.Int64
+	once                          atomic.Int32
+}
+
+func (h *countingHandler) resolve() {
+	if h.once.Add(1) != 1 {
+		h.twice.Add(1)
+	}
+	h.resolved.Add(1)
+}
+
+func (h *countingHandler) Run(context.Context) {
+	n := h.running.Add(1)
+	for {
+		m := h.max.Load()
+		if n <= m || h.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	runtime.Gosched()
+	h.running.Add(-1)
+}
+func (h *countingHandler) Finish()    { h.resolve() }
+func (h *countingHandler) Drop(error) { h.resolve() }
