@@ -153,6 +153,12 @@ func (e *execution) Run(ctx context.Context) {
 	}()
 	if e.stop == nil {
 		ctx = execCtx{e}
+		if err := ctx.Err(); err != nil {
+			// Cancelled before it started: the pool only watches the
+			// context that cannot end.
+			e.err = wrapQueryError(e.statement(), 0, nil, err)
+			return
+		}
 	}
 	if e.batch != nil {
 		e.err = e.runBatch(ctx)

@@ -27,10 +27,18 @@ func BenchmarkExecuteInProcess(b *testing.B) {
 	require.NoError(b, err)
 	raw := s.Gocql()
 
+	rawOp := func() error {
+		var v string
+		return raw.Query("SELECT v FROM ks.kv").ScanContext(ctx, &v)
+	}
 	ops := map[string]func() error{
-		"raw": func() error {
-			var v string
-			return raw.Query("SELECT v FROM ks.kv").ScanContext(ctx, &v)
+		"raw": rawOp,
+		// raw gocql plus what the wrapper allocates beyond it (the
+		// execution, a channel, a row buffer): the cost of the garbage
+		// alone, whatever code makes it.
+		"raw+garbage": func() error {
+			garbage.obj, garbage.ch, garbage.row = new([64]*int), make(chan struct{}), new([8]*int)
+			return rawOp()
 		},
 		"async": func() error {
 			rs, err := s.Execute(ctx, "SELECT v FROM ks.kv").Await(ctx)
@@ -42,7 +50,7 @@ func BenchmarkExecuteInProcess(b *testing.B) {
 		},
 	}
 	for _, c := range []int{1, 64} {
-		for _, impl := range []string{"raw", "async"} {
+		for _, impl := range []string{"raw", "async", "raw+garbage"} {
 			b.Run(fmt.Sprintf("c=%d/impl=%s", c, impl), func(b *testing.B) {
 				b.ReportAllocs()
 				op := ops[impl]
@@ -69,4 +77,10 @@ func BenchmarkExecuteInProcess(b *testing.B) {
 			})
 		}
 	}
+}
+
+// garbage keeps the allocations of the raw+garbage variant on the heap.
+var garbage struct {
+	obj, row any
+	ch       chan struct{}
 }

@@ -57,20 +57,21 @@ type Config struct {
 	// goroutines the pool starts. Workers start when there is work for
 	// them, so a pool that is never busy has few. It must be at least 1.
 	Workers int
-	// Queue is the most tasks that may wait for a worker. Zero means a task is
-	// accepted only when a worker is idle.
+	// Queue is the most tasks that may wait for a place to run. Zero means
+	// a task is accepted only when it can start at once.
 	Queue int
 	// Policy says what Submit does when there is no room. The zero value is Wait.
 	Policy Policy
-	// PanicHandler, if set, is called on the worker with the value and stack
-	// of a panic recovered from a task's run or drop function. The worker
-	// survives the panic either way; with a nil PanicHandler the panic is
+	// PanicHandler, if set, is called with the value and stack of a panic
+	// recovered from a task's run or drop function, on the goroutine that
+	// ran it. That goroutine survives the panic either way; with a nil PanicHandler the panic is
 	// only counted (Stats.PanicCount). PanicHandler must not panic.
 	PanicHandler func(v any, stack []byte)
 }
 
-// Pool is a fixed set of worker goroutines fed by a bounded FIFO queue.
-// It is safe for concurrent use by multiple goroutines.
+// Pool runs tasks on up to Workers worker goroutines (or on goroutines that
+// Help them), fed by a bounded FIFO queue. It is safe for concurrent use by
+// multiple goroutines.
 type Pool struct {
 	cfg      Config
 	capacity int           // Workers + Queue: the most tasks admitted at once
@@ -87,10 +88,12 @@ type Pool struct {
 	closing  bool      // Shutdown or Close has started
 	finished bool      // done is closed
 	admitted int       // running + queued + granted to a waiter but not yet dispatched
-	busy     int       // places to run taken: tasks running or handed to a worker; at most Workers
+	busy     int       // places to run taken: tasks running, or handed and not started; at most Workers
 	live     int       // workers started that have not exited
 	idle     []*worker // idle workers, used as a stack
-	queue    taskList  // tasks waiting for a worker
+	queue    taskList  // tasks waiting for a place to run
+	handed   taskList  // tasks with a place, not started yet by a worker or Help
+	looking  int       // workers woken or started that have not yet looked for work
 	waiters  taskList  // Wait-policy submitters waiting for room, FIFO
 	c        counters
 }
@@ -100,16 +103,27 @@ type counters struct {
 	queueWait                                                                      time.Duration
 }
 
+// worker is an idle worker's wake-up line: a signal on ch makes it look for
+// work, closing ch makes it exit. It is written only while the worker is
+// idle, so a signal never blocks.
 type worker struct {
-	ch chan *Task // capacity 1, written only while the worker is idle; closed means exit
+	ch chan struct{} // capacity 1
+}
+
+// wake signals w, if w is not nil.
+func (w *worker) wake() {
+	if w != nil {
+		w.ch <- struct{}{}
+	}
 }
 
 // Handler is the work of one task. For every accepted task the pool calls
 // either Run and then Finish, or Drop, exactly once.
 type Handler interface {
-	// Run runs the task on a worker with the context it was submitted with.
+	// Run runs the task with the context it was submitted with, on a
+	// worker or on the goroutine that called Help.
 	Run(ctx context.Context)
-	// Finish is called on the same worker after Run, once the task's place
+	// Finish is called on the same goroutine after Run, once the task's place
 	// in the pool has been given back and counted. A task that publishes its
 	// result in Finish rather than in Run guarantees that whoever sees the
 	// result also sees the room it freed: a caller that waits for one
@@ -137,13 +151,13 @@ type Task struct {
 	// worker and Help moves it from handed to started or helped first.
 	state   atomic.Uint32
 	queued  bool // in Pool.queue
+	handed  bool // in Pool.handed
 	waiting bool // in Pool.waiters
 	granted bool // a waiter that was given room
 }
 
-// Task states. A task taken from the queue by a worker goes straight to
-// started; only a task sent to an idle worker passes through handed, the
-// one moment Help may take it.
+// Task states. A task that gets a place to run becomes handed, and waits in
+// Pool.handed until a worker or Help starts it, whichever moves it on first.
 const (
 	taskNew uint32 = iota
 	taskHanded
@@ -179,7 +193,7 @@ func New(cfg Config) (*Pool, error) {
 // ran. err is ctx.Err() if ctx ended while the task was queued (the task
 // leaves the queue at once, freeing its place), and ErrClosed if Close
 // discarded it. drop may be called on a worker, on the goroutine that called
-// Close, or on a goroutine started by context.AfterFunc. The pool does not
+// Close, Cancel or Help, or on a goroutine started by context.AfterFunc. The pool does not
 // cancel ctx; a running task must watch ctx itself. run must not call
 // runtime.Goexit (for example via testing.T.FailNow): that would end the worker.
 //
@@ -247,9 +261,7 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 		p.c.submit++
 		w := p.dispatchLocked(t)
 		p.mu.Unlock()
-		if w != nil {
-			w.ch <- t // never blocks: an idle worker's channel is empty
-		}
+		w.wake()
 		return nil
 	}
 	if try {
@@ -294,23 +306,17 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 		p.c.submit++
 		w := p.dispatchLocked(t)
 		p.mu.Unlock()
-		if w != nil {
-			w.ch <- t
-		}
+		w.wake()
 		return nil
 	}
 }
 
-// dispatchLocked gives an admitted task to an idle worker, which it returns
-// (the caller sends t to it after unlocking), or queues it and returns nil.
+// dispatchLocked gives an admitted task a place to run, if there is one
+// and no task queued before it, or queues it. It returns a worker to wake
+// (after unlocking) so that a worker comes to start the task, or nil.
 func (p *Pool) dispatchLocked(t *Task) *worker {
-	// A worker is handed new work only while the queue is empty, so FIFO
-	// order holds.
-	if p.queue.empty() {
-		if w := p.wakeLocked(); w != nil {
-			t.state.Store(taskHanded)
-			return w
-		}
+	if p.queue.empty() && p.busy < p.cfg.Workers {
+		return p.handLocked(t)
 	}
 	t.queued = true
 	t.enqueued = p.sinceEpoch()
@@ -321,6 +327,41 @@ func (p *Pool) dispatchLocked(t *Task) *worker {
 	if t.ctx.Done() != nil {
 		p.expiring.Add(1)
 		t.stop = context.AfterFunc(t.ctx, func() { p.expire(t) })
+	}
+	return nil
+}
+
+// handLocked gives t a place to run and puts it where a worker or Help will
+// start it, and returns the worker to wake for it, if one is needed. One
+// worker on its way is enough, however many tasks are handed: a worker that
+// finds a task calls another if more are waiting, and most tasks are
+// started by Help before any worker gets to them.
+func (p *Pool) handLocked(t *Task) *worker {
+	p.busy++
+	t.state.Store(taskHanded)
+	t.handed = true
+	p.handed.pushBack(t)
+	return p.callLocked()
+}
+
+// callLocked returns a worker to wake if handed tasks are waiting and no
+// worker is on its way: an idle one, or a new one started (it needs no
+// waking) if fewer than Workers have started. It returns nil if every
+// worker is busy: each looks for handed tasks when its task is done.
+func (p *Pool) callLocked() *worker {
+	if p.handed.empty() || p.looking > 0 {
+		return nil
+	}
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.looking++
+		return w
+	}
+	if p.live < p.cfg.Workers {
+		p.live++
+		p.looking++
+		go p.work(&worker{ch: make(chan struct{}, 1)})
 	}
 	return nil
 }
@@ -391,27 +432,47 @@ func (p *Pool) releaseLocked() {
 	}
 }
 
+// work is a worker's loop: it runs handed and queued tasks while there are
+// any, then waits, idle, until it is called again; it exits when the pool
+// is closing and there is nothing left for it.
 func (p *Pool) work(w *worker) {
-	defer p.exited()
-	for t := range w.ch {
-		if !t.state.CompareAndSwap(taskHanded, taskStarted) {
-			// Help is running t, in the place this worker was woken for.
-			p.mu.Lock()
-			t = p.takeLocked(w)
-			p.mu.Unlock()
-			t = p.started(t)
-		}
-		for t != nil {
-			// A task may be submitted again from its own Run, so keep its
-			// handler: t is not ours once next has released it.
-			h := t.h
-			ran, panicked := p.exec(t)
-			t = p.next(w, ran, panicked)
-			if ran && p.call(h.Finish) {
-				p.mu.Lock()
-				p.c.panics++
+	p.mu.Lock()
+	for {
+		p.looking--
+		t := p.findLocked()
+		if t == nil {
+			if !p.closing {
+				p.idle = append(p.idle, w)
 				p.mu.Unlock()
+				_, ok := <-w.ch
+				p.mu.Lock()
+				if ok {
+					continue
+				}
 			}
+			p.live--
+			p.finishedLocked()
+			p.mu.Unlock()
+			return
+		}
+		// More handed tasks than this one: call another worker for them.
+		other := p.callLocked()
+		p.mu.Unlock()
+		other.wake()
+		p.started(t)
+
+		// A task may be submitted again from its own Run, so keep its
+		// handler: t is not ours once finishLocked has released it.
+		h := t.h
+		ran, panicked := p.exec(t)
+		p.mu.Lock()
+		p.finishLocked(ran, panicked)
+		p.looking++ // it looks again right after Finish: no need to call another
+		p.mu.Unlock()
+		finishPanicked := ran && p.call(h.Finish)
+		p.mu.Lock()
+		if finishPanicked {
+			p.c.panics++
 		}
 	}
 }
@@ -438,16 +499,6 @@ func (p *Pool) call(f func()) (panicked bool) {
 	return false
 }
 
-// next accounts for the task a worker just finished and returns the next one,
-// or nil once the worker has parked itself as idle or must exit (closed ch).
-func (p *Pool) next(w *worker, ran, panicked bool) *Task {
-	p.mu.Lock()
-	p.finishLocked(ran, panicked)
-	t := p.takeLocked(w)
-	p.mu.Unlock()
-	return p.started(t)
-}
-
 // finishLocked accounts for a task that ran or was dropped, and gives back
 // its place to run and its admitted place.
 func (p *Pool) finishLocked(ran, panicked bool) {
@@ -463,10 +514,18 @@ func (p *Pool) finishLocked(ran, panicked bool) {
 	p.releaseLocked()
 }
 
-// takeLocked takes the first queued task for w if there is a place to run
-// it. Otherwise w parks: it becomes idle, or is told to exit when the pool
-// is closing. The caller must pass the task to started after unlocking.
-func (p *Pool) takeLocked(w *worker) *Task {
+// findLocked takes the next task for a worker to run: the first handed task
+// that Help has not taken, or else the first queued task if there is a
+// place for it. The caller must pass the task to started after unlocking.
+func (p *Pool) findLocked() *Task {
+	for t := p.handed.front(); t != nil; t = p.handed.front() {
+		p.handed.remove(t)
+		t.handed = false
+		if t.state.CompareAndSwap(taskHanded, taskStarted) {
+			return t
+		}
+		// Help is running t, in its place; Help accounts for it.
+	}
 	if t := p.queue.front(); t != nil && p.busy < p.cfg.Workers {
 		p.queue.remove(t)
 		t.queued = false
@@ -475,34 +534,27 @@ func (p *Pool) takeLocked(w *worker) *Task {
 		p.busy++
 		return t
 	}
-	if p.closing {
-		close(w.ch)
-	} else {
-		p.idle = append(p.idle, w)
-	}
 	return nil
 }
 
 // started stops the expiry of a task just taken out of the queue (outside
 // mu: stopping waits for a callback that has already started).
-func (p *Pool) started(t *Task) *Task {
-	if t != nil && t.stop != nil {
+func (p *Pool) started(t *Task) {
+	if t.stop != nil {
 		stop := t.stop
 		t.stop = nil
 		p.stopExpiry(stop)
 	}
-	return t
 }
 
-// Help runs t on the calling goroutine if t was handed to an idle worker
-// that has not started it yet, and reports whether it did. The worker,
-// when it wakes, finds t taken and looks for other work; the place it was
-// woken for is Help's until t is done, so no more than Workers tasks run
-// at once either way. Help calls Run and Finish (or Drop, if t's context
-// has already ended) like a worker would, and returns after them.
+// Help runs t on the calling goroutine if t has a place to run but no
+// worker has started it yet, and reports whether it did. The place is
+// Help's until t is done, so no more than Workers tasks run at once either
+// way. Help calls Run and Finish (or Drop, if t's context has already
+// ended) like a worker would, and returns after them.
 //
 // Help is for a goroutine that is about to wait for t's result anyway:
-// running t itself spares a hand-off to the worker and another one back.
+// running t itself spares a hand-off to a worker and another one back.
 // A task that Help ran cannot be submitted again.
 func (p *Pool) Help(t *Task) bool {
 	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
@@ -511,65 +563,33 @@ func (p *Pool) Help(t *Task) bool {
 	h := t.h
 	ran, panicked := p.exec(t)
 	p.mu.Lock()
+	if t.handed {
+		p.handed.remove(t)
+		t.handed = false
+	}
 	p.c.helped++
 	p.finishLocked(ran, panicked)
-	// A task queued while this place was Help's would otherwise wait for
-	// the next worker to finish.
+	// The place Help gives back may be what the first queued task waits
+	// for; a worker would only find it when its own task is done.
 	var w *worker
-	var next *Task
-	if next = p.queue.front(); next != nil {
-		if w = p.wakeLocked(); w != nil {
-			p.queue.remove(next)
-			next.queued = false
-			next.state.Store(taskHanded)
-			p.c.queueWait += time.Duration(p.sinceEpoch() - next.enqueued)
-		}
+	var stop func() bool
+	if next := p.queue.front(); next != nil && p.busy < p.cfg.Workers {
+		p.queue.remove(next)
+		next.queued = false
+		p.c.queueWait += time.Duration(p.sinceEpoch() - next.enqueued)
+		stop, next.stop = next.stop, nil
+		w = p.handLocked(next)
 	}
 	p.finishedLocked()
 	p.mu.Unlock()
-	if w != nil {
-		p.started(next)
-		w.ch <- next
-	}
+	p.stopExpiry(stop)
+	w.wake()
 	if ran && p.call(h.Finish) {
 		p.mu.Lock()
 		p.c.panics++
 		p.mu.Unlock()
 	}
 	return true
-}
-
-// wakeLocked takes an idle worker, starting one if none is idle and fewer
-// than Workers have started, and a place to run; or returns nil. There may
-// be idle workers but no place while Help runs the task of a worker that
-// has not woken up yet. A worker may start while the pool is closing: Help
-// uses this to drain the queue it leaves behind.
-func (p *Pool) wakeLocked() *worker {
-	if p.busy >= p.cfg.Workers {
-		return nil
-	}
-	n := len(p.idle)
-	if n == 0 {
-		if p.live >= p.cfg.Workers {
-			return nil // every worker is busy or about to look for work
-		}
-		p.live++
-		w := &worker{ch: make(chan *Task, 1)}
-		go p.work(w)
-		p.busy++
-		return w
-	}
-	w := p.idle[n-1]
-	p.idle = p.idle[:n-1]
-	p.busy++
-	return w
-}
-
-func (p *Pool) exited() {
-	p.mu.Lock()
-	p.live--
-	p.finishedLocked()
-	p.mu.Unlock()
 }
 
 // finishedLocked closes done once the pool is closing, every worker has
