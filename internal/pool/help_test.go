@@ -276,3 +276,30 @@ func (h *countingHandler) Run(context.Context) {
 }
 func (h *countingHandler) Finish()    { h.resolve() }
 func (h *countingHandler) Drop(error) { h.resolve() }
+
+// Tasks submitted together, with nobody helping them, all start: the one
+// worker woken calls another for each task it leaves behind.
+func TestTasksSubmittedTogetherAllStart(t *testing.T) {
+	const workers = 8
+	p := newPool(t, Config{Workers: workers, Queue: 4})
+	probes := make([]*probe, workers+4)
+	for i := range probes {
+		probes[i] = newProbe(true)
+		require.NoError(t, probes[i].submit(p, context.Background()))
+	}
+	for _, pr := range probes[:workers] {
+		<-pr.started
+	}
+	s := p.Stats()
+	assert.Equal(t, workers, s.LiveWorkers)
+	assert.Equal(t, workers, s.BusyWorkers)
+	assert.Equal(t, 4, s.QueueDepth)
+	for _, pr := range probes {
+		close(pr.release)
+	}
+	for _, pr := range probes {
+		<-pr.ran
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, uint64(workers+4), p.Stats().CompletedCount)
+}
