@@ -34,11 +34,11 @@
 // AwaitAny wait for several futures.
 //
 // A query runs on a worker goroutine, unless the future is awaited, with the
-// context the query was started with, before a worker has picked it up: the
-// awaiting goroutine then runs it itself, in the place the worker was woken
-// for. The common Execute(ctx, ...).Await(ctx) thus costs no more goroutine
-// switches than calling gocql directly, and the bound on requests in flight
-// is the same either way.
+// context the query was started with (or one that never ends), before a
+// worker has picked it up: the awaiting goroutine then runs it itself, in
+// the place the query was given. The common Execute(ctx, ...).Await(ctx)
+// thus costs no more goroutine switches than calling gocql directly, and
+// the bound on requests in flight is the same either way.
 //
 // CQL has no way to recall a request: when a context ends after the request
 // was sent, the caller is released at once but the server may still apply

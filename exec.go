@@ -108,11 +108,11 @@ func (e *execution) statement() string {
 	return e.query.Statement()
 }
 
-// runHere runs the work on the goroutine that awaits it, if it was handed to
-// a worker that has not started it yet. Most callers await a future right
+// runHere runs the work on the goroutine that awaits it, if it has a place
+// to run but no worker has started it yet. Most callers await a future right
 // after creating it; running the request on their own goroutine then spares
 // two goroutine hand-offs (caller to worker, worker back to caller) while
-// the request still holds the worker's place, so the pool's bound holds.
+// the request still holds its place, so the pool's bound holds.
 //
 // It is done only when awaiting with ctx cannot end sooner than the work
 // itself: ctx never ends, or ends together with the context the work was

@@ -35,7 +35,8 @@ func BenchmarkFutureAlone(b *testing.B) {
 }
 
 // BenchmarkFutureThroughPool measures submit-to-completion of a future with a
-// no-op task, the way the session runs a query (with a cancellable context).
+// no-op task run by a worker (with a cancellable context): what a query
+// costs when its awaiter does not run it itself.
 func BenchmarkFutureThroughPool(b *testing.B) {
 	p := benchFuturePool(b)
 	ctx := context.Background()
@@ -61,4 +62,43 @@ func BenchmarkFutureThroughPoolParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// noopExecution is the session's execution without the driver: a future and
+// a pool task in one allocation, which its awaiter may run (see runHere).
+type noopExecution struct {
+	fut  Future[int]
+	task pool.Task
+	p    *pool.Pool
+}
+
+func (e *noopExecution) Run(context.Context)         {}
+func (e *noopExecution) Finish()                     { e.fut.complete(1, nil) }
+func (e *noopExecution) Drop(err error)              { e.fut.complete(0, err) }
+func (e *noopExecution) runHere(ctx context.Context) { e.p.Help(&e.task) }
+func (e *noopExecution) cancel()                     { e.p.Cancel(&e.task) }
+
+// BenchmarkFutureRunHere measures submit-to-completion of a future with a
+// no-op task that its awaiter runs, the path of Execute(ctx, ...).Await(ctx).
+func BenchmarkFutureRunHere(b *testing.B) {
+	p := benchFuturePool(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := &noopExecution{p: p}
+			e.fut.op = e
+			if err := p.SubmitTask(ctx, &e.task, e); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := e.fut.Await(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if st := p.Stats(); st.HelpedCount == 0 {
+		b.Errorf("no task was run by its awaiter: %+v", st)
+	}
 }

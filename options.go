@@ -8,10 +8,11 @@ import (
 )
 
 // Default settings of a session. DefaultWorkers was chosen by benchmark (see
-// docs/performance.md): with 512 callers, sessions whose workers were fewer
-// than the callers spent more CPU per request (queued requests cost more
-// than direct hand-offs), and 512 did best of 32 to 1024. It still keeps a
-// burst of callers from opening thousands of requests against the cluster.
+// docs/performance.md): with 512 callers, sessions that ran fewer requests at
+// once than there were callers spent more CPU per request (a queued request
+// costs more than one that starts at once), and 512 did best of 32 to 1024.
+// It still keeps a burst of callers from opening thousands of requests
+// against the cluster.
 const (
 	DefaultWorkers  = 512
 	DefaultQueue    = 4096

@@ -58,7 +58,7 @@ func TestHelpRunsAHandedTaskOnTheCaller(t *testing.T) {
 	assert.False(t, p.Help(&task), "a task runs once")
 	assert.Error(t, p.SubmitTask(context.Background(), &task, h), "a helped Task is not reused")
 
-	// The worker woken for the task finds it taken and becomes idle.
+	// The worker started for the task finds it taken and becomes idle.
 	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, int32(1), h.runs.Load())
 }

@@ -147,8 +147,8 @@ type Task struct {
 	stop       func() bool   // stops the AfterFunc that expires a queued task
 	enqueued   int64         // when it was queued, in ns since Pool.epoch
 
-	// state says who runs a task handed to a worker: whichever of the
-	// worker and Help moves it from handed to started or helped first.
+	// state says who runs a handed task: whichever of a worker and Help
+	// moves it from handed to started or helped first.
 	state   atomic.Uint32
 	queued  bool // in Pool.queue
 	handed  bool // in Pool.handed
@@ -390,7 +390,7 @@ func (p *Pool) expire(t *Task) {
 
 // Cancel takes t out of the queue, if it is still there, and drops it with
 // context.Canceled, freeing its place at once; it reports whether it did.
-// A task that has been handed to a worker or has run is left alone. Cancel
+// A task that has a place to run, or has run, is left alone. Cancel
 // is for tasks submitted with a context that never ends, which the pool
 // has no reason to watch: their owner ends them with Cancel instead.
 func (p *Pool) Cancel(t *Task) bool {
