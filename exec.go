@@ -188,10 +188,10 @@ func (e *execution) Drop(err error) {
 // execCtx is the context a request runs with when the context it was
 // submitted with can never end (context.Background, and contexts made from
 // it by WithValue or WithoutCancel), so that such a request needs no
-// context.WithCancel: that saves two allocations, and a third for the
-// channel the driver asks for. It ends when the request's future completes,
-// which Cancel does at once; Done is the future's own channel. Values and
-// deadline are those of the context submitted with.
+// context.WithCancel and its two allocations. It ends when the request's
+// future completes, which Cancel does at once; Done is the future's own
+// channel, so the channel the driver asks for is the only one made. Values
+// and deadline are those of the context submitted with.
 type execCtx struct{ e *execution }
 
 func (c execCtx) Deadline() (time.Time, bool) { return c.e.parent.Deadline() }

@@ -26,10 +26,10 @@ type Future[T any] struct {
 	// completed sees val and err.
 	state atomic.Uint32
 	// done holds the chan struct{} that Done returns. It is made only when
-	// someone has to block: a future that completes before anyone waits
-	// for it (most do, when the awaiter runs the request itself) never
-	// allocates one. complete swaps in closedChan and closes the channel
-	// it replaced, if any.
+	// someone asks for it: a future that completes before anyone waits for
+	// it (as when the awaiter runs the operation itself) may never allocate
+	// one. complete swaps in closedChan and closes the channel it replaced,
+	// if any.
 	done atomic.Value
 	op   operation // nil if the operation can be neither cancelled nor run by its awaiter
 	val  T

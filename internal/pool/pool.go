@@ -390,9 +390,9 @@ func (p *Pool) expire(t *Task) {
 
 // Cancel takes t out of the queue, if it is still there, and drops it with
 // context.Canceled, freeing its place at once; it reports whether it did.
-// A task that has a place to run, or has run, is left alone. Cancel
-// is for tasks submitted with a context that never ends, which the pool
-// has no reason to watch: their owner ends them with Cancel instead.
+// A task that has a place to run, or has run, is left alone. For a task
+// whose context never ends, which the pool does not watch, Cancel is the
+// only way out of the queue; for the others it is a synchronous one.
 func (p *Pool) Cancel(t *Task) bool {
 	p.mu.Lock()
 	if !t.queued {
