@@ -84,12 +84,16 @@ type Pool struct {
 	// closing is set (under mu), and so before any Wait.
 	expiring sync.WaitGroup
 
+	workers sync.WaitGroup // worker goroutines that have not returned
+
+	unclaim atomic.Int32 // handed tasks that neither a worker nor Help has started
+
 	mu       sync.Mutex
 	closing  bool      // Shutdown or Close has started
 	finished bool      // done is closed
 	admitted int       // running + queued + granted to a waiter but not yet dispatched
 	busy     int       // places to run taken: tasks running, or handed and not started; at most Workers
-	live     int       // workers started that have not exited
+	live     int       // workers started and not told to exit
 	idle     []*worker // idle workers, used as a stack
 	queue    taskList  // tasks waiting for a place to run
 	handed   taskList  // tasks with a place, not started yet by a worker or Help
@@ -341,6 +345,7 @@ func (p *Pool) handLocked(t *Task) *worker {
 	t.state.Store(taskHanded)
 	t.handed = true
 	p.handed.pushBack(t)
+	p.unclaim.Add(1)
 	return p.callLocked()
 }
 
@@ -349,7 +354,7 @@ func (p *Pool) handLocked(t *Task) *worker {
 // waking) if fewer than Workers have started. It returns nil if every
 // worker is busy: each looks for handed tasks when its task is done.
 func (p *Pool) callLocked() *worker {
-	if p.handed.empty() || p.looking > 0 {
+	if p.unclaim.Load() == 0 || p.looking > 0 {
 		return nil
 	}
 	if n := len(p.idle); n > 0 {
@@ -361,6 +366,7 @@ func (p *Pool) callLocked() *worker {
 	if p.live < p.cfg.Workers {
 		p.live++
 		p.looking++
+		p.workers.Add(1)
 		go p.work(&worker{ch: make(chan struct{}, 1)})
 	}
 	return nil
@@ -436,24 +442,25 @@ func (p *Pool) releaseLocked() {
 // any, then waits, idle, until it is called again; it exits when the pool
 // is closing and there is nothing left for it.
 func (p *Pool) work(w *worker) {
+	defer p.workers.Done()
 	p.mu.Lock()
 	for {
 		p.looking--
 		t := p.findLocked()
 		if t == nil {
-			if !p.closing {
-				p.idle = append(p.idle, w)
+			if p.closing {
+				p.live--
+				p.finishedLocked()
 				p.mu.Unlock()
-				_, ok := <-w.ch
-				p.mu.Lock()
-				if ok {
-					continue
-				}
+				return
 			}
-			p.live--
-			p.finishedLocked()
+			p.idle = append(p.idle, w)
 			p.mu.Unlock()
-			return
+			if _, ok := <-w.ch; !ok {
+				return // beginCloseLocked has counted it out
+			}
+			p.mu.Lock()
+			continue
 		}
 		// More handed tasks than this one: call another worker for them.
 		other := p.callLocked()
@@ -522,6 +529,7 @@ func (p *Pool) findLocked() *Task {
 		p.handed.remove(t)
 		t.handed = false
 		if t.state.CompareAndSwap(taskHanded, taskStarted) {
+			p.unclaim.Add(-1)
 			return t
 		}
 		// Help is running t, in its place; Help accounts for it.
@@ -560,6 +568,7 @@ func (p *Pool) Help(t *Task) bool {
 	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
 		return false
 	}
+	p.unclaim.Add(-1)
 	h := t.h
 	ran, panicked := p.exec(t)
 	p.mu.Lock()
@@ -616,7 +625,11 @@ func (p *Pool) beginCloseLocked() {
 	for _, w := range p.idle {
 		close(w.ch)
 	}
+	p.live -= len(p.idle)
 	p.idle = nil
+	// Handed tasks that no worker is on its way to need one started now:
+	// no worker is idle any more, so none needs waking.
+	p.callLocked()
 	p.finishedLocked() // if no worker ever started
 }
 
@@ -639,6 +652,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	p.workers.Wait()
 	p.expiring.Wait()
 	return nil
 }
@@ -666,6 +680,7 @@ func (p *Pool) Close() error {
 		p.call(func() { t.h.Drop(ErrClosed) })
 	}
 	<-p.done
+	p.workers.Wait()
 	p.expiring.Wait()
 	return nil
 }
