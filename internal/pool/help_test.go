@@ -119,15 +119,25 @@ func TestHelpDropsATaskWhoseContextEnded(t *testing.T) {
 	assert.Equal(t, uint64(1), p.Stats().CanceledCount)
 }
 
+// oneHelpedTask returns a pool with one place and a queue of one, in which
+// Help is running a task that blocks until first.release is closed, while
+// the worker called for it has found it taken and gone idle. helped reports
+// what Help returned.
+func oneHelpedTask(t *testing.T) (p *Pool, first *probeHandler, helped <-chan bool) {
+	t.Helper()
+	oneProc(t)
+	p = newPool(t, Config{Workers: 1, Queue: 1})
+	first = &probeHandler{probe: newProbe(true)}
+	helped = submitAndHelp(t, p, first)
+	<-first.started
+	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+	return p, first, helped
+}
+
 // While Help runs a task, the place it took stays taken: with one worker,
 // nothing else runs, even though the worker itself is idle.
 func TestHelpKeepsTheBound(t *testing.T) {
-	oneProc(t)
-	p := newPool(t, Config{Workers: 1, Queue: 1})
-	first := &probeHandler{probe: newProbe(true)}
-	helped := submitAndHelp(t, p, first)
-	<-first.started
-	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+	p, first, helped := oneHelpedTask(t)
 
 	second := newProbe(false)
 	require.NoError(t, second.submit(p, context.Background()))
@@ -143,12 +153,7 @@ func TestHelpKeepsTheBound(t *testing.T) {
 }
 
 func TestShutdownWaitsForHelpedTask(t *testing.T) {
-	oneProc(t)
-	p := newPool(t, Config{Workers: 1, Queue: 1})
-	first := &probeHandler{probe: newProbe(true)}
-	helped := submitAndHelp(t, p, first)
-	<-first.started
-	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+	p, first, helped := oneHelpedTask(t)
 	queued := newProbe(false)
 	require.NoError(t, queued.submit(p, context.Background()))
 

@@ -534,15 +534,25 @@ func (p *Pool) findLocked() *Task {
 		}
 		// Help is running t, in its place; Help accounts for it.
 	}
-	if t := p.queue.front(); t != nil && p.busy < p.cfg.Workers {
-		p.queue.remove(t)
-		t.queued = false
+	if t := p.dequeueLocked(); t != nil {
 		t.state.Store(taskStarted)
-		p.c.queueWait += time.Duration(p.sinceEpoch() - t.enqueued)
 		p.busy++
 		return t
 	}
 	return nil
+}
+
+// dequeueLocked takes the first queued task out of the queue if there is a
+// place for it to run, or returns nil. The caller takes the place.
+func (p *Pool) dequeueLocked() *Task {
+	t := p.queue.front()
+	if t == nil || p.busy >= p.cfg.Workers {
+		return nil
+	}
+	p.queue.remove(t)
+	t.queued = false
+	p.c.queueWait += time.Duration(p.sinceEpoch() - t.enqueued)
+	return t
 }
 
 // started stops the expiry of a task just taken out of the queue (outside
@@ -582,10 +592,7 @@ func (p *Pool) Help(t *Task) bool {
 	// for; a worker would only find it when its own task is done.
 	var w *worker
 	var stop func() bool
-	if next := p.queue.front(); next != nil && p.busy < p.cfg.Workers {
-		p.queue.remove(next)
-		next.queued = false
-		p.c.queueWait += time.Duration(p.sinceEpoch() - next.enqueued)
+	if next := p.dequeueLocked(); next != nil {
 		stop, next.stop = next.stop, nil
 		w = p.handLocked(next)
 	}
