@@ -152,6 +152,27 @@ func TestHelpKeepsTheBound(t *testing.T) {
 	assert.Equal(t, uint64(2), p.Stats().CompletedCount)
 }
 
+// The room a helped task gives back goes to a submitter waiting for it.
+func TestHelpGivesRoomToAWaitingSubmitter(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1, Queue: 0, Policy: Wait})
+	first := &probeHandler{probe: newProbe(true)}
+	helped := submitAndHelp(t, p, first)
+	<-first.started
+	require.Eventually(t, func() bool { return idleWorkers(p) == 1 }, 5*time.Second, time.Millisecond)
+
+	second := newProbe(false)
+	submitted := make(chan error, 1)
+	go func() { submitted <- second.submit(p, context.Background()) }()
+	require.Eventually(t, func() bool { return p.Stats().WaitingSubmitters == 1 }, 5*time.Second, time.Millisecond)
+
+	close(first.release)
+	assert.True(t, <-helped, "Help ran the first task")
+	require.NoError(t, <-submitted, "the waiting submitter got the room")
+	<-second.ran
+	assert.Equal(t, uint64(2), p.Stats().CompletedCount)
+}
+
 func TestShutdownWaitsForHelpedTask(t *testing.T) {
 	p, first, helped := oneHelpedTask(t)
 	queued := newProbe(false)
@@ -307,4 +328,63 @@ func TestTasksSubmittedTogetherAllStart(t *testing.T) {
 	}
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Equal(t, uint64(workers+4), p.Stats().CompletedCount)
+}
+
+// resolvedHandler is a countingHandler that also signals when it resolves.
+type resolvedHandler struct {
+	countingHandler
+	done chan struct{}
+}
+
+func (h *resolvedHandler) Finish()    { h.countingHandler.Finish(); close(h.done) }
+func (h *resolvedHandler) Drop(error) { h.countingHandler.Drop(nil); close(h.done) }
+
+// Help gives a place back without the pool's lock. A task queued, or a
+// submitter waiting for room, just as that happens must still get the
+// place: every task resolves with no Close to sweep up what was stranded.
+func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
+	for round := range 10 {
+		const workers = 2
+		p, err := New(Config{Workers: workers, Queue: 2, Policy: Wait})
+		require.NoError(t, err)
+		var running, maxRunning, resolved, twice atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 300 {
+					h := &resolvedHandler{
+						countingHandler: countingHandler{running: &running, max: &maxRunning, resolved: &resolved, twice: &twice},
+						done:            make(chan struct{}),
+					}
+					var task Task
+					if err := p.SubmitTask(context.Background(), &task, h); err != nil {
+						t.Errorf("round %d: %v", round, err)
+						return
+					}
+					// Help whatever is handed: a queued task then
+					// starts only with a place that Help gave back.
+					p.Help(&task)
+					select {
+					case <-h.done:
+					case <-time.After(10 * time.Second):
+						t.Errorf("round %d: a task never resolved: %+v", round, p.Stats())
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, p.Shutdown(context.Background()))
+		assert.Zero(t, twice.Load())
+		assert.Equal(t, int64(16*300), resolved.Load())
+		assert.LessOrEqual(t, maxRunning.Load(), int64(workers))
+		s := p.Stats()
+		assert.Equal(t, uint64(16*300), s.CompletedCount, "%+v", s)
+		assert.Zero(t, s.BusyWorkers+s.QueueDepth+s.WaitingSubmitters+s.LiveWorkers)
+		if t.Failed() {
+			return
+		}
+	}
 }

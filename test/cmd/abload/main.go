@@ -1,0 +1,388 @@
+// Command abload compares Execute with raw gocql under sustained load on
+// the real node, in short alternating slices: raw for one slice, the wrapper
+// for the next, in the order ABBA so that neither always goes first. On a
+// machine whose speed drifts (a virtual machine, a server sharing the
+// client's cores) a benchmark that runs one variant for seconds and then the
+// other measures the drift as much as the variants; slices a second long,
+// paired with their neighbours, put both through the same conditions.
+//
+//	go run ./cmd/abload -op read -c 1,64,512 -pairs 30
+//	go run ./cmd/abload -op write -c 64 -pairs 60 -slice 500ms
+//
+// For each concurrency it prints both variants' throughput and client CPU,
+// allocations and garbage-collector CPU per operation, and the wrapper's
+// throughput relative to raw: the ratio of the totals, and the median of the
+// per-pair ratios with a 95% bootstrap interval. It talks only to
+// CASSANDRA_HOSTS (default 127.0.0.1).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra"
+)
+
+const (
+	keyspace  = "async_cassandra_load"
+	rows      = 1000
+	readStmt  = `SELECT v FROM kv WHERE id = ?`
+	writeStmt = `INSERT INTO kv (id, v) VALUES (?, ?)`
+)
+
+func main() {
+	opName := flag.String("op", "read", "read (one row by key) or write (one row of 100 bytes)")
+	levels := flag.String("c", "1,64,512", "concurrency levels, comma-separated")
+	pairs := flag.Int("pairs", 30, "measured pairs of slices per level")
+	slice := flag.Duration("slice", 200*time.Millisecond, "length of one slice")
+	against := flag.String("b", "async", "what to compare with raw gocql: async, raw (the method's own spread), "+
+		"raw+garbage (raw plus the wrapper's allocations) or raw+frames (raw called 5 frames deeper)")
+	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
+		"named c<level>-<variant>-<pair>.pprof (merge them with go tool pprof)")
+	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
+	flag.Parse()
+	if *opName != "read" && *opName != "write" {
+		log.Fatalf("abload: -op must be read or write, not %q", *opName)
+	}
+	var cs []int
+	for _, f := range strings.Split(*levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			log.Fatalf("abload: bad concurrency %q", f)
+		}
+		cs = append(cs, c)
+	}
+	if *pairs < 2 || *slice <= 0 {
+		log.Fatal("abload: -pairs must be at least 2 and -slice positive")
+	}
+
+	ctx := context.Background()
+	raw, wrapped, err := connect(ctx, *workers)
+	if err != nil {
+		log.Fatalf("abload: %v (is a node running? make cassandra-up)", err)
+	}
+	defer raw.Close()
+	defer wrapped.Close()
+
+	value := strings.Repeat("y", 100)
+	var rawOp, asyncOp func(i int) error
+	if *opName == "read" {
+		rawOp = func(i int) error {
+			var v string
+			return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
+		}
+		asyncOp = func(i int) error {
+			rs, err := wrapped.Execute(ctx, readStmt, i%rows).Await(ctx)
+			if err != nil {
+				return err
+			}
+			var v string
+			return rs.One(&v)
+		}
+	} else {
+		rawOp = func(i int) error {
+			return raw.Query(writeStmt, i%rows, value).ExecContext(ctx)
+		}
+		asyncOp = func(i int) error {
+			_, err := wrapped.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
+			return err
+		}
+	}
+	variants := [2]variant{{"raw", rawOp}, {*against, nil}}
+	switch *against {
+	case "async":
+		variants[1].op = asyncOp
+	case "raw":
+		// Raw against itself: the spread of the ratio is the method's own.
+		variants[1].op = rawOp
+	case "raw+garbage":
+		variants[1].op = func(i int) error {
+			garbage.obj, garbage.ch = new([64]*int), make(chan struct{})
+			return rawOp(i)
+		}
+	case "raw+frames":
+		variants[1].op = func(i int) error { return deeper(5, rawOp, i) }
+	default:
+		log.Fatalf("abload: -b must be async, raw, raw+garbage or raw+frames, not %q", *against)
+	}
+
+	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, hosts())
+	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "c\tvariant\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
+	for _, c := range cs {
+		// One pair to warm up: connections, prepared statements, stacks.
+		for i := range variants {
+			if _, err := run(c, *slice, variants[i].op); err != nil {
+				log.Fatalf("abload: %s c=%d: %v", variants[i].name, c, err)
+			}
+		}
+		var totals [2]sample
+		ratios := make([]float64, 0, *pairs)
+		for p := range *pairs {
+			order := [2]int{0, 1}
+			if p%2 == 1 {
+				order = [2]int{1, 0}
+			}
+			var pair [2]sample
+			for _, v := range order {
+				if *profile != "" {
+					startProfile(*profile, c, variants[v].name, p)
+				}
+				s, err := run(c, *slice, variants[v].op)
+				if *profile != "" {
+					pprof.StopCPUProfile()
+				}
+				if err != nil {
+					log.Fatalf("abload: %s c=%d: %v", variants[v].name, c, err)
+				}
+				pair[v] = s
+				totals[v].add(s)
+			}
+			ratios = append(ratios, pair[1].rate()/pair[0].rate())
+		}
+		med, lo, hi := medianCI(ratios)
+		for v := range variants {
+			t := totals[v]
+			ratio, interval := "", ""
+			if v == 1 {
+				ratio = fmt.Sprintf("%.3f", t.rate()/totals[0].rate())
+				interval = fmt.Sprintf("%.3f [%.3f, %.3f]", med, lo, hi)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%s\t%s\t%d\n", c, variants[v].name, t.rate(),
+				t.per(t.cpu.Seconds()*1e6), t.per(t.gcCPU*1e6), t.per(float64(t.gcs)*1000), t.per(float64(t.allocs)), t.per(float64(t.bytes)),
+				ratio, interval, *pairs)
+		}
+		tw.Flush()
+	}
+}
+
+// startProfile starts the CPU profile of one slice.
+func startProfile(dir string, c int, variant string, pair int) {
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("c%d-%s-%03d.pprof", c, variant, pair)))
+	if err != nil {
+		log.Fatalf("abload: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatalf("abload: %v", err)
+	}
+	// The profile is written when it stops; the file stays open until the
+	// process exits, a few hundred files at most.
+}
+
+// garbage keeps the raw+garbage variant's allocations on the heap: an
+// object of 512 bytes and a channel, what the wrapper allocates beyond raw.
+var garbage struct {
+	obj *[64]*int
+	ch  chan struct{}
+}
+
+// deeper calls op(i) n frames further down the stack. A goroutine waiting
+// for the server has its whole stack walked by every garbage collection.
+//
+//go:noinline
+func deeper(n int, op func(int) error, i int) error {
+	if n == 0 {
+		return op(i)
+	}
+	return deeper(n-1, op, i)
+}
+
+type variant struct {
+	name string
+	op   func(i int) error
+}
+
+// sample is what one slice (or the sum of several) measured.
+type sample struct {
+	ops     int64
+	elapsed time.Duration
+	cpu     time.Duration // the process's user and system CPU
+	gcCPU   float64       // seconds of CPU the garbage collector used
+	gcs     uint64        // garbage collections
+	allocs  uint64        // heap objects allocated
+	bytes   uint64        // heap bytes allocated
+}
+
+func (s *sample) add(o sample) {
+	s.ops += o.ops
+	s.elapsed += o.elapsed
+	s.cpu += o.cpu
+	s.gcCPU += o.gcCPU
+	s.gcs += o.gcs
+	s.allocs += o.allocs
+	s.bytes += o.bytes
+}
+
+func (s sample) rate() float64         { return float64(s.ops) / s.elapsed.Seconds() }
+func (s sample) per(v float64) float64 { return v / float64(s.ops) }
+
+// run keeps c goroutines calling op for d, then waits for the requests in
+// flight. The slice's time runs until the last of them is back, so each
+// variant pays for its own stragglers.
+func run(c int, d time.Duration, op func(int) error) (sample, error) {
+	var (
+		stop   atomic.Bool
+		next   atomic.Int64
+		failed atomic.Pointer[error]
+		wg     sync.WaitGroup
+	)
+	// Each slice starts with no garbage left by the one before, so that it
+	// pays for collecting its own (all but the last, partial cycle's).
+	runtime.GC()
+	before, m0 := cpuTime(), readMetrics()
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if err := op(int(next.Add(1))); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	// The slice is a span of time, so a timer ends it.
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	defer timer.Stop()
+	wg.Wait()
+	s := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - before}
+	m1 := readMetrics()
+	s.gcCPU = m1.gcCPU - m0.gcCPU
+	s.allocs, s.bytes = m1.allocs-m0.allocs, m1.bytes-m0.bytes
+	s.gcs = m1.gcs - m0.gcs
+	if err := failed.Load(); err != nil {
+		return s, *err
+	}
+	return s, nil
+}
+
+type runtimeMetrics struct {
+	gcCPU              float64
+	allocs, bytes, gcs uint64
+}
+
+var metricNames = []string{"/cpu/classes/gc/total:cpu-seconds", "/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles"}
+
+func readMetrics() runtimeMetrics {
+	ms := make([]metrics.Sample, len(metricNames))
+	for i, n := range metricNames {
+		ms[i].Name = n
+	}
+	metrics.Read(ms)
+	return runtimeMetrics{gcCPU: ms[0].Value.Float64(), allocs: ms[1].Value.Uint64(), bytes: ms[2].Value.Uint64(), gcs: ms[3].Value.Uint64()}
+}
+
+// cpuTime returns the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// medianCI returns the median of xs and a 95% interval for it, from 2000
+// bootstrap resamples (a fixed seed, so a run's output can be checked).
+func medianCI(xs []float64) (med, lo, hi float64) {
+	med = median(slices.Clone(xs))
+	rng := rand.New(rand.NewPCG(1, 2))
+	meds := make([]float64, 2000)
+	buf := make([]float64, len(xs))
+	for i := range meds {
+		for j := range buf {
+			buf[j] = xs[rng.IntN(len(xs))]
+		}
+		meds[i] = median(buf)
+	}
+	slices.Sort(meds)
+	return med, meds[len(meds)*25/1000], meds[len(meds)*975/1000-1]
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+func hosts() []string {
+	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
+		return strings.Split(h, ",")
+	}
+	return []string{"127.0.0.1"}
+}
+
+// connect makes the table and the two sessions, with identical driver
+// settings, and fills the rows the reads ask for.
+func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.AsyncSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	boot, err := gocql.NewCluster(hosts()...).CreateSession()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer boot.Close()
+	for _, stmt := range []string{
+		`CREATE KEYSPACE IF NOT EXISTS ` + keyspace + ` WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`CREATE TABLE IF NOT EXISTS ` + keyspace + `.kv (id int PRIMARY KEY, v text)`,
+	} {
+		if err := boot.Query(stmt).ExecContext(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	config := func() *gocql.ClusterConfig {
+		cfg := gocql.NewCluster(hosts()...)
+		cfg.Keyspace = keyspace
+		cfg.Timeout = 10 * time.Second
+		return cfg
+	}
+	raw, err := config().CreateSession()
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []cassandra.Option
+	if workers > 0 {
+		opts = append(opts, cassandra.WithWorkers(workers))
+	}
+	cluster, err := cassandra.NewAsyncCluster(config(), opts...)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	wrapped, err := cluster.Connect(ctx)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	value := strings.Repeat("x", 100)
+	for i := range rows {
+		if err := raw.Query(writeStmt, i, value).ExecContext(ctx); err != nil {
+			raw.Close()
+			wrapped.Close()
+			return nil, nil, err
+		}
+	}
+	return raw, wrapped, nil
+}
