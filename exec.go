@@ -20,10 +20,10 @@ type execution struct {
 	parent     context.Context    // the context the work was submitted with
 	stop       context.CancelFunc // cancels the context the work runs with; nil if that is execCtx
 	s          *AsyncSession
-	start      time.Time
-	query      *gocql.Query // the query run, when batch is nil
-	batch      *gocql.Batch // the batch run, if any
-	singlePage bool         // fetch only the first page of query
+	start      time.Duration // on the session's clock
+	query      *gocql.Query  // the query run, when batch is nil
+	batch      *gocql.Batch  // the batch run, if any
+	singlePage bool          // fetch only the first page of query
 	rs         ResultSet
 }
 
@@ -35,7 +35,7 @@ type execution struct {
 // stmt names the work in errors.
 func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q *Query, b *Batch, values []any) *Future[*ResultSet] {
 	e.s = s
-	e.start = s.opts.now()
+	e.start = s.clock()
 	if s.closing.Load() {
 		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, ErrClosed))
 		return &e.fut
@@ -160,12 +160,20 @@ func (e *execution) Run(ctx context.Context) {
 			return
 		}
 	}
-	if e.batch != nil {
-		e.err = e.runBatch(ctx)
-	} else {
-		e.err = e.runQuery(ctx)
+	// The driver is called from here rather than from a helper, for the
+	// reason given in Future.Await.
+	for {
+		var iter *gocql.Iter
+		if e.batch != nil {
+			iter = e.batch.IterContext(ctx)
+		} else {
+			iter = e.query.IterContext(ctx)
+		}
+		if !e.addPage(ctx, iter) {
+			break
+		}
 	}
-	e.rs.latency = e.s.since(e.start)
+	e.rs.latency = e.s.clock() - e.start
 }
 
 // Finish completes the future, after the pool has counted the work done and
@@ -207,33 +215,25 @@ func (c execCtx) Err() error {
 	return nil
 }
 
-// runQuery fetches the query's pages, one request each, until the last one
-// (or only the first, for SinglePage).
-func (e *execution) runQuery(ctx context.Context) error {
-	gq, rs := e.query, &e.rs
-	for {
-		iter := gq.IterContext(ctx)
-		if err := rs.addPage(iter); err != nil {
-			return wrapQueryError(e.statement(), rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
-		}
-		next := iter.PageState()
-		if len(next) == 0 || e.singlePage {
-			rs.start(next)
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return wrapQueryError(e.statement(), rs.attempts, iter.Host(), err)
-		}
-		gq.PageState(next)
+// addPage takes in one page of the result and reports whether another must
+// be fetched: a query's pages are fetched, one request each, until the last
+// one (or only the first, for SinglePage); a batch has one. It records the
+// outcome in e.err once there is no next page.
+func (e *execution) addPage(ctx context.Context, iter *gocql.Iter) (more bool) {
+	rs := &e.rs
+	if err := rs.addPage(iter); err != nil {
+		e.err = wrapQueryError(e.statement(), rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
+		return false
 	}
-}
-
-// runBatch sends the batch as one request.
-func (e *execution) runBatch(ctx context.Context) error {
-	iter := e.batch.IterContext(ctx)
-	if err := e.rs.addPage(iter); err != nil {
-		return wrapQueryError(e.statement(), e.rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
+	next := iter.PageState()
+	if e.batch != nil || len(next) == 0 || e.singlePage {
+		rs.start(next)
+		return false
 	}
-	e.rs.start(nil)
-	return nil
+	if err := ctx.Err(); err != nil {
+		e.err = wrapQueryError(e.statement(), rs.attempts, iter.Host(), err)
+		return false
+	}
+	e.query.PageState(next)
+	return true
 }

@@ -124,9 +124,17 @@ func (f *Future[T]) doneChan() chan struct{} {
 // started with (or one that never ends): the caller was going to wait for
 // it anyway, and this spares two goroutine hand-offs. See Execute.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
-	if err := f.wait(ctx); err != nil {
-		var zero T
-		return zero, err
+	// This repeats wait rather than calling it: a request run here waits
+	// for the server with this goroutine's stack under it, and every
+	// garbage collection walks each frame of every waiting stack.
+	if !f.completed() && f.op != nil {
+		f.op.runHere(ctx)
+	}
+	if !f.completed() {
+		if err := f.block(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
 	}
 	return f.val, f.err
 }
@@ -143,6 +151,12 @@ func (f *Future[T]) wait(ctx context.Context) error {
 			return nil
 		}
 	}
+	return f.block(ctx)
+}
+
+// block waits until f completes, and returns nil, or until ctx is done
+// first, and returns ctx.Err().
+func (f *Future[T]) block(ctx context.Context) error {
 	select {
 	case <-f.doneChan():
 		return nil

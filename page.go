@@ -33,7 +33,7 @@ func newPage(iter *gocql.Iter, number int) (*Page, error) {
 	} else {
 		p.cur.read(iter)
 	}
-	p.cur.setColumns(columns)
+	p.cur.setColumns(columns, nil)
 	return p, nil
 }
 

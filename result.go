@@ -24,22 +24,36 @@ import (
 // Attempts, Latency, RowCount) may be called at any time. A ResultSet is
 // meant for one goroutine at a time.
 type ResultSet struct {
-	pages     []*gocql.Iter // pages with rows not read yet, oldest first
-	columns   []gocql.ColumnInfo
-	pageState []byte
-	warnings  []string
-	host      *gocql.HostInfo
-	attempts  int
-	latency   time.Duration
-	rowCount  int
-	applied   bool
+	pages    []*gocql.Iter // pages with rows not read yet, oldest first
+	meta     *resultMeta   // nil unless the result has a page state or warnings
+	host     *gocql.HostInfo
+	attempts int
+	latency  time.Duration
+	rowCount int
+	applied  bool
 
 	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
 
-	cur    cursor
-	peeked bool // cur holds a row that Next has not reported yet
+	cur    cursor    // its columns are the result's
+	one    oneColumn // the cursor's buffers for a row of one column
+	peeked bool      // cur holds a row that Next has not reported yet
 	err    error
 	closed bool
+}
+
+// resultMeta is what few results have. Keeping it apart keeps the
+// ResultSet, which every request allocates, small.
+type resultMeta struct {
+	pageState []byte
+	warnings  []string
+}
+
+// metadata returns rs.meta, making it if need be.
+func (rs *ResultSet) metadata() *resultMeta {
+	if rs.meta == nil {
+		rs.meta = new(resultMeta)
+	}
+	return rs.meta
 }
 
 // addPage records one page. A page without rows is inspected for its error
@@ -47,12 +61,13 @@ type ResultSet struct {
 func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	rs.attempts += iter.Attempts()
 	rs.host = iter.Host()
-	if rs.columns == nil {
-		rs.columns = iter.Columns()
+	if rs.cur.columns == nil {
+		rs.cur.columns = iter.Columns()
 	}
 	// Warnings live in the frame, which Close releases.
 	if w := iter.Warnings(); len(w) > 0 {
-		rs.warnings = append(rs.warnings, w...)
+		m := rs.metadata()
+		m.warnings = append(m.warnings, w...)
 	}
 	if iter.NumRows() == 0 {
 		return iter.Close()
@@ -69,10 +84,11 @@ func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 // [applied] column of the first row, leaving that row to be read normally.
 func (rs *ResultSet) start(pageState []byte) {
 	if len(pageState) > 0 {
-		rs.pageState = pageState
+		rs.metadata().pageState = pageState
 	}
-	rs.cur.setColumns(rs.columns)
-	if len(rs.columns) == 0 || rs.columns[0].Name != "[applied]" || !rs.Next() {
+	columns := rs.cur.columns
+	rs.cur.setColumns(columns, &rs.one)
+	if len(columns) == 0 || columns[0].Name != "[applied]" || !rs.Next() {
 		return
 	}
 	if err := gocql.Unmarshal(rs.cur.raw[0].info, rs.cur.raw[0].data, &rs.applied); err != nil {
@@ -185,7 +201,7 @@ func (rs *ResultSet) All() ([]map[string]any, error) {
 }
 
 // Columns returns the result's columns; nil for statements without rows.
-func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.columns }
+func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.cur.columns }
 
 // Applied reports whether a conditional statement (INSERT ... IF NOT EXISTS,
 // UPDATE ... IF, or a conditional batch) was applied. When it was not, the
@@ -195,10 +211,20 @@ func (rs *ResultSet) Applied() bool { return rs.applied }
 
 // PageState returns the position after the last page fetched, to resume
 // the result with Query.PageState; nil when the result is complete.
-func (rs *ResultSet) PageState() []byte { return rs.pageState }
+func (rs *ResultSet) PageState() []byte {
+	if rs.meta == nil {
+		return nil
+	}
+	return rs.meta.pageState
+}
 
 // Warnings returns the warnings the server attached to the responses.
-func (rs *ResultSet) Warnings() []string { return rs.warnings }
+func (rs *ResultSet) Warnings() []string {
+	if rs.meta == nil {
+		return nil
+	}
+	return rs.meta.warnings
+}
 
 // Host returns the node that answered the last request.
 func (rs *ResultSet) Host() *gocql.HostInfo { return rs.host }

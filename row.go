@@ -34,20 +34,26 @@ type cursor struct {
 	onRow   bool
 }
 
-// setColumns sizes the cursor for rows of columns. Rows with few columns,
-// as most are, get both buffers in one allocation; results without
-// columns (writes) need none.
-func (c *cursor) setColumns(columns []gocql.ColumnInfo) {
+// oneColumn holds a cursor's buffers for rows of one column, the most
+// common kind; its owner embeds it to save an allocation.
+type oneColumn struct {
+	raw  [1]rawColumn
+	dest [1]any
+}
+
+// setColumns sizes the cursor for rows of columns. Rows of one column use
+// one, if it is not nil; rows with a few more get both buffers in one
+// allocation; results without columns (writes) need none.
+func (c *cursor) setColumns(columns []gocql.ColumnInfo, one *oneColumn) {
 	c.columns = columns
 	switch n := destCount(columns); {
 	case n == 0:
 		c.raw, c.dest = nil, nil
 	case n == 1:
-		b := new(struct {
-			raw  [1]rawColumn
-			dest [1]any
-		})
-		c.raw, c.dest = b.raw[:], b.dest[:]
+		if one == nil {
+			one = new(oneColumn)
+		}
+		c.raw, c.dest = one.raw[:], one.dest[:]
 	case n <= 4:
 		b := new(struct {
 			raw  [4]rawColumn

@@ -497,13 +497,18 @@ func (p *Pool) call(f func()) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			panicked = true
-			if h := p.cfg.PanicHandler; h != nil {
-				h(v, debug.Stack())
-			}
+			p.reportPanic(v)
 		}
 	}()
 	f()
 	return false
+}
+
+// reportPanic gives a recovered panic to the PanicHandler, if there is one.
+func (p *Pool) reportPanic(v any) {
+	if h := p.cfg.PanicHandler; h != nil {
+		h(v, debug.Stack())
+	}
 }
 
 // finishLocked accounts for a task that ran or was dropped, and gives back
@@ -578,9 +583,36 @@ func (p *Pool) Help(t *Task) bool {
 	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
 		return false
 	}
+	p.help(t)
+	return true
+}
+
+// help runs t for Help, as exec does for a worker, and then accounts for
+// it. Help is small enough to be inlined, and help calls the handler
+// itself rather than through exec and call: the helping goroutine waits in
+// the task for the server, and every garbage collection walks each frame
+// of each waiting stack (measured in docs/performance.md).
+func (p *Pool) help(t *Task) {
 	p.unclaim.Add(-1)
 	h := t.h
-	ran, panicked := p.exec(t)
+	ran, panicked := false, false
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			p.reportPanic(v)
+		}
+		p.helped(t, h, ran, panicked)
+	}()
+	if err := t.ctx.Err(); err != nil {
+		t.h.Drop(err)
+		return
+	}
+	ran = true
+	t.h.Run(t.ctx)
+}
+
+// helped accounts for a task that help ran or dropped, and finishes it.
+func (p *Pool) helped(t *Task, h Handler, ran, panicked bool) {
 	p.mu.Lock()
 	if t.handed {
 		p.handed.remove(t)
@@ -605,7 +637,6 @@ func (p *Pool) Help(t *Task) bool {
 		p.c.panics++
 		p.mu.Unlock()
 	}
-	return true
 }
 
 // finishedLocked closes done once the pool is closing, every worker has

@@ -126,7 +126,7 @@ func main() {
 
 	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, hosts())
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "c\tvariant\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
+	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
 	for _, c := range cs {
 		// One pair to warm up: connections, prepared statements, stacks.
 		for i := range variants {
@@ -166,7 +166,7 @@ func main() {
 				ratio = fmt.Sprintf("%.3f", t.rate()/totals[0].rate())
 				interval = fmt.Sprintf("%.3f [%.3f, %.3f]", med, lo, hi)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%s\t%s\t%d\n", c, variants[v].name, t.rate(),
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%s\t%s\t%d\n", c, variants[v].name, t.ops, t.rate(),
 				t.per(t.cpu.Seconds()*1e6), t.per(t.gcCPU*1e6), t.per(float64(t.gcs)*1000), t.per(float64(t.allocs)), t.per(float64(t.bytes)),
 				ratio, interval, *pairs)
 		}
