@@ -2,6 +2,8 @@ package cassandra
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -24,6 +26,8 @@ type execution struct {
 	query      *gocql.Query  // the query run, when batch is nil
 	batch      *gocql.Batch  // the batch run, if any
 	singlePage bool          // fetch only the first page of query
+	sigState   atomic.Uint32 // see signal
+	signal     chan struct{} // execCtx's Done channel, once the driver has asked for it
 	rs         ResultSet
 }
 
@@ -132,6 +136,7 @@ func (e *execution) runHere(ctx context.Context) {
 func (e *execution) cancel() {
 	if !e.s.pool.Cancel(&e.task) {
 		e.release()
+		e.cancelSignal()
 	}
 }
 
@@ -145,7 +150,7 @@ func (e *execution) release() {
 // Run does the work on a worker (or on its awaiter, see runHere); Finish
 // publishes it. A panic becomes a *PanicError; the goroutine carries on.
 func (e *execution) Run(ctx context.Context) {
-	defer e.release()
+	defer e.ended()
 	defer func() {
 		if v := recover(); v != nil {
 			e.err = newPanicError(v)
@@ -193,26 +198,83 @@ func (e *execution) Drop(err error) {
 	e.release()
 }
 
+// ended is deferred by Run: the request is over.
+func (e *execution) ended() {
+	e.release()
+	e.returnSignal()
+}
+
 // execCtx is the context a request runs with when the context it was
 // submitted with can never end (context.Background, and contexts made from
 // it by WithValue or WithoutCancel), so that such a request needs no
-// context.WithCancel and its two allocations. It ends when the request's
-// future completes, which Cancel does at once; Done is the future's own
-// channel, so the channel the driver asks for is the only one made. Values
-// and deadline are those of the context submitted with.
+// context.WithCancel and its two allocations. It ends only by Cancel; its
+// Done channel is the execution's signal. Values and deadline are those of
+// the context submitted with.
 type execCtx struct{ e *execution }
 
 func (c execCtx) Deadline() (time.Time, bool) { return c.e.parent.Deadline() }
-func (c execCtx) Done() <-chan struct{}       { return c.e.fut.doneChan() }
+func (c execCtx) Done() <-chan struct{}       { return c.e.done() }
 func (c execCtx) Value(key any) any           { return c.e.parent.Value(key) }
 
-// Err returns context.Canceled once the future has completed: Done is
-// closed then, and the request must stop if it is still running.
+// Err returns context.Canceled once the future has completed while the
+// request runs, which only Cancel does; Done is closed then too.
 func (c execCtx) Err() error {
 	if c.e.fut.completed() {
 		return context.Canceled
 	}
 	return nil
+}
+
+// The states of execution.signal, the channel that execCtx.Done hands to
+// the driver. It is taken from signals when the driver first asks for it;
+// Cancel closes it; a request that ends without being cancelled gives it
+// back, open, for another request. Most requests are never cancelled, and
+// this spares each of them a channel. Only the goroutine running the request
+// asks for Done: the driver does so where it waits for the server, and it
+// derives no contexts for a request that is not idempotent, the only kind
+// that runs with execCtx.
+const (
+	signalNone      uint32 = iota // the driver has not asked for Done
+	signalArmed                   // signal is the driver's Done channel
+	signalCancelled               // Cancel came; signal, if it was armed, is closed
+	signalReturned                // the request ended; signal went back to signals
+)
+
+// signals holds open channels that ended requests gave back.
+var signals = sync.Pool{New: func() any { return make(chan struct{}) }}
+
+// done returns execCtx's Done channel.
+func (e *execution) done() <-chan struct{} {
+	switch e.sigState.Load() {
+	case signalArmed:
+		return e.signal
+	case signalNone:
+		ch := signals.Get().(chan struct{})
+		e.signal = ch
+		if e.sigState.CompareAndSwap(signalNone, signalArmed) {
+			return ch
+		}
+		// Cancelled in between: nobody else has seen ch.
+		e.signal = nil
+		signals.Put(ch)
+	}
+	return closedChan
+}
+
+// cancelSignal ends execCtx, for Cancel.
+func (e *execution) cancelSignal() {
+	if e.sigState.Swap(signalCancelled) == signalArmed {
+		close(e.signal)
+	}
+}
+
+// returnSignal gives the Done channel back once the request has ended,
+// unless Cancel has closed it.
+func (e *execution) returnSignal() {
+	if e.sigState.Swap(signalReturned) == signalArmed {
+		signals.Put(e.signal)
+		e.signal = nil
+	}
 }
 
 // addPage takes in one page of the result and reports whether another must
@@ -222,7 +284,7 @@ func (c execCtx) Err() error {
 func (e *execution) addPage(ctx context.Context, iter *gocql.Iter) (more bool) {
 	rs := &e.rs
 	if err := rs.addPage(iter); err != nil {
-		e.err = wrapQueryError(e.statement(), rs.attempts, iter.Host(), e.s.closedErr(ctx, err))
+		e.err = wrapQueryError(e.statement(), rs.Attempts(), iter.Host(), e.s.closedErr(ctx, err))
 		return false
 	}
 	next := iter.PageState()
@@ -231,7 +293,7 @@ func (e *execution) addPage(ctx context.Context, iter *gocql.Iter) (more bool) {
 		return false
 	}
 	if err := ctx.Err(); err != nil {
-		e.err = wrapQueryError(e.statement(), rs.attempts, iter.Host(), err)
+		e.err = wrapQueryError(e.statement(), rs.Attempts(), iter.Host(), err)
 		return false
 	}
 	e.query.PageState(next)

@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,14 +145,89 @@ func TestExecCtx(t *testing.T) {
 	assert.False(t, ok)
 	assert.NoError(t, ctx.Err())
 	done := ctx.Done()
+	assert.Equal(t, done, ctx.Done(), "the driver gets one channel")
 	select {
 	case <-done:
-		t.Fatal("done before the future completed")
+		t.Fatal("done before Cancel")
 	default:
 	}
 
-	e.fut.Cancel()
+	// What Future.Cancel does for a running request.
+	e.fut.complete(nil, context.Canceled)
+	e.cancelSignal()
 	<-done
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
 	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
+	e.ended() // the request returns: the closed channel is not given back
+	e.cancelSignal()
+}
+
+// A request that ends without Cancel gives its Done channel back open, and
+// a Cancel after that leaves the channel alone (another request may have it).
+func TestExecCtxGivesItsChannelBack(t *testing.T) {
+	e := &execution{parent: context.Background()}
+	done := execCtx{e}.Done()
+	e.ended()
+	e.fut.complete(nil, nil)
+	e.cancelSignal()
+	select {
+	case <-done:
+		t.Fatal("a channel given back was closed")
+	default:
+	}
+}
+
+// Cancel before the driver asks for Done: Done is closed from the start.
+func TestExecCtxCancelledBeforeDone(t *testing.T) {
+	e := &execution{parent: context.Background()}
+	e.fut.complete(nil, context.Canceled)
+	e.cancelSignal()
+	ctx := execCtx{e}
+	<-ctx.Done()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	e.ended()
+}
+
+// Cancel racing with the end of the request never closes a channel that
+// went back to signals, which would end the next request that takes it,
+// and never closes one twice.
+func TestExecCtxCancelRacingTheEnd(t *testing.T) {
+	for range 2000 {
+		e := &execution{parent: context.Background()}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-execCtx{e}.Done() // gocql waits on it, or not at all
+		}()
+		go func() {
+			defer wg.Done()
+			e.fut.complete(nil, context.Canceled)
+			e.cancelSignal()
+		}()
+		wg.Wait()
+		e.ended()
+	}
+	for range 2000 {
+		e := &execution{parent: context.Background()}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		done := execCtx{e}.Done()
+		go func() {
+			defer wg.Done()
+			e.fut.complete(nil, context.Canceled)
+			e.cancelSignal()
+		}()
+		e.ended()
+		wg.Wait()
+		_ = done
+	}
+	for range 100 {
+		ch := signals.Get().(chan struct{})
+		select {
+		case <-ch:
+			t.Fatal("a closed channel was given back")
+		default:
+		}
+	}
 }

@@ -53,7 +53,8 @@ type options struct {
 	policy   QueueFullPolicy
 	pageSize int
 	prefetch int
-	now      func() time.Time
+	now      func() time.Time // nil: time.Now
+	clockSet bool             // WithClock was used
 }
 
 func defaultOptions() options {
@@ -63,7 +64,6 @@ func defaultOptions() options {
 		policy:   QueueWait,
 		pageSize: DefaultPageSize,
 		prefetch: DefaultPrefetch,
-		now:      time.Now,
 	}
 }
 
@@ -80,7 +80,7 @@ func (o *options) validate() error {
 		return fmt.Errorf("cassandra: WithPageSize: page size must be at least 1, got %d", o.pageSize)
 	case o.prefetch < 0:
 		return fmt.Errorf("cassandra: WithPrefetch: prefetch must not be negative, got %d", o.prefetch)
-	case o.now == nil:
+	case o.clockSet && o.now == nil:
 		return fmt.Errorf("cassandra: WithClock: clock must not be nil")
 	}
 	return nil
@@ -120,4 +120,6 @@ func WithPrefetch(n int) Option { return func(o *options) { o.prefetch = n } }
 
 // WithClock replaces time.Now for the latencies the session measures. It is
 // meant for tests.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now, o.clockSet = now, true }
+}

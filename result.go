@@ -27,18 +27,20 @@ type ResultSet struct {
 	pages    []*gocql.Iter // pages with rows not read yet, oldest first
 	meta     *resultMeta   // nil unless the result has a page state or warnings
 	host     *gocql.HostInfo
-	attempts int
 	latency  time.Duration
 	rowCount int
-	applied  bool
+	err      error
 
 	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
 
-	cur    cursor    // its columns are the result's
-	one    oneColumn // the cursor's buffers for a row of one column
-	peeked bool      // cur holds a row that Next has not reported yet
-	err    error
-	closed bool
+	cur cursor    // its columns are the result's
+	one oneColumn // the cursor's buffers for a row of one column
+
+	// Kept together so that they share one word.
+	attempts int32 // requests sent, over every page and retry
+	applied  bool
+	peeked   bool // cur holds a row that Next has not reported yet
+	closed   bool
 }
 
 // resultMeta is what few results have. Keeping it apart keeps the
@@ -59,7 +61,7 @@ func (rs *ResultSet) metadata() *resultMeta {
 // addPage records one page. A page without rows is inspected for its error
 // and released at once; a page with rows cannot carry an error.
 func (rs *ResultSet) addPage(iter *gocql.Iter) error {
-	rs.attempts += iter.Attempts()
+	rs.attempts += int32(iter.Attempts())
 	rs.host = iter.Host()
 	if rs.cur.columns == nil {
 		rs.cur.columns = iter.Columns()
@@ -231,7 +233,7 @@ func (rs *ResultSet) Host() *gocql.HostInfo { return rs.host }
 
 // Attempts returns how many requests the driver sent, over every page and
 // retry.
-func (rs *ResultSet) Attempts() int { return rs.attempts }
+func (rs *ResultSet) Attempts() int { return int(rs.attempts) }
 
 // Latency returns the end-to-end time of the execution: waiting for a
 // worker plus every request.
