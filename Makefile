@@ -13,7 +13,7 @@ GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MODULES     := . test test/docker
 
-.PHONY: test unit integration demo lint bench \
+.PHONY: test unit integration demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
         node-stop node-kill node-freeze node-thaw node-restart
 
@@ -34,6 +34,11 @@ demo: cassandra-up
 bench: cassandra-up
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	cd test && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## load: Execute against raw gocql in alternating slices (test/cmd/abload); OP=read|write.
+OP ?= read
+load: cassandra-up
+	cd test && $(GO) run ./cmd/abload -op $(OP) -c 1,64,512 -pairs 150
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
