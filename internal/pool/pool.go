@@ -471,7 +471,7 @@ func (p *Pool) work(w *worker) {
 		// A task may be submitted again from its own Run, so keep its
 		// handler: t is not ours once finishLocked has released it.
 		h := t.h
-		ran, panicked := p.exec(t)
+		ran, panicked := p.exec(t, false)
 		p.mu.Lock()
 		p.finishLocked(ran, panicked)
 		p.looking++ // it looks again right after Finish: no need to call another
@@ -484,12 +484,34 @@ func (p *Pool) work(w *worker) {
 	}
 }
 
-// exec runs t, or drops it if its context ended before it could start.
-func (p *Pool) exec(t *Task) (ran, panicked bool) {
-	if err := t.ctx.Err(); err != nil {
-		return false, p.call(func() { t.h.Drop(err) })
+// exec runs t's handler, or drops t if its context ended before it could
+// start, recovering a panic as call does. For Help (help is true) it then
+// accounts for t and finishes it; a worker does that itself. The handler is
+// called from here rather than through call: the goroutine that runs a task
+// waits in it for the server, and every garbage collection walks each frame
+// of each waiting stack (measured in docs/performance.md).
+func (p *Pool) exec(t *Task, help bool) (ran, panicked bool) {
+	var h Handler
+	if help {
+		p.unclaim.Add(-1)
+		h = t.h
 	}
-	return true, p.call(func() { t.h.Run(t.ctx) })
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			p.reportPanic(v)
+		}
+		if help {
+			p.helped(t, h, ran, panicked)
+		}
+	}()
+	if err := t.ctx.Err(); err != nil {
+		t.h.Drop(err)
+		return false, false
+	}
+	ran = true
+	t.h.Run(t.ctx)
+	return true, false
 }
 
 // call calls f, recovering a panic and reporting it to the PanicHandler.
@@ -583,35 +605,11 @@ func (p *Pool) Help(t *Task) bool {
 	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
 		return false
 	}
-	p.help(t)
+	p.exec(t, true)
 	return true
 }
 
-// help runs t for Help, as exec does for a worker, and then accounts for
-// it. Help is small enough to be inlined, and help calls the handler
-// itself rather than through exec and call: the helping goroutine waits in
-// the task for the server, and every garbage collection walks each frame
-// of each waiting stack (measured in docs/performance.md).
-func (p *Pool) help(t *Task) {
-	p.unclaim.Add(-1)
-	h := t.h
-	ran, panicked := false, false
-	defer func() {
-		if v := recover(); v != nil {
-			panicked = true
-			p.reportPanic(v)
-		}
-		p.helped(t, h, ran, panicked)
-	}()
-	if err := t.ctx.Err(); err != nil {
-		t.h.Drop(err)
-		return
-	}
-	ran = true
-	t.h.Run(t.ctx)
-}
-
-// helped accounts for a task that help ran or dropped, and finishes it.
+// helped accounts for a task that Help ran or dropped, and finishes it.
 func (p *Pool) helped(t *Task, h Handler, ran, panicked bool) {
 	p.mu.Lock()
 	if t.handed {
