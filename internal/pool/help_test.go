@@ -339,9 +339,10 @@ type resolvedHandler struct {
 func (h *resolvedHandler) Finish()    { h.countingHandler.Finish(); close(h.done) }
 func (h *resolvedHandler) Drop(error) { h.countingHandler.Drop(nil); close(h.done) }
 
-// Help gives a place back without the pool's lock. A task queued, or a
-// submitter waiting for room, just as that happens must still get the
-// place: every task resolves with no Close to sweep up what was stranded.
+// Under load, with every task helped, a task queued or a submitter waiting
+// for room just as Help gives a place back must still get it: every task
+// resolves, with no Close to sweep up what was stranded. (The storm above
+// ends with Close, which would drop such a task rather than show it.)
 func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
 	for round := range 10 {
 		const workers = 2
