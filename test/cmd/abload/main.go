@@ -3,17 +3,20 @@
 // for the next, in the order ABBA so that neither always goes first. On a
 // machine whose speed drifts (a virtual machine, a server sharing the
 // client's cores) a benchmark that runs one variant for seconds and then the
-// other measures the drift as much as the variants; slices a second long,
-// paired with their neighbours, put both through the same conditions.
+// other measures the drift as much as the variants; slices of 200 ms, paired
+// with their neighbours, put both through the same conditions. A collection
+// is forced between slices, outside their time, so that each slice pays for
+// collecting its own garbage rather than its neighbour's.
 //
-//	go run ./cmd/abload -op read -c 1,64,512 -pairs 30
-//	go run ./cmd/abload -op write -c 64 -pairs 60 -slice 500ms
+//	go run ./cmd/abload -op read -c 1,64,512 -pairs 150
+//	go run ./cmd/abload -op write -c 64 -pairs 300 -slice 100ms
+//	go run ./cmd/abload -op read -c 512 -b raw      # the method's own spread
 //
-// For each concurrency it prints both variants' throughput and client CPU,
-// allocations and garbage-collector CPU per operation, and the wrapper's
-// throughput relative to raw: the ratio of the totals, and the median of the
-// per-pair ratios with a 95% bootstrap interval. It talks only to
-// CASSANDRA_HOSTS (default 127.0.0.1).
+// For each concurrency it prints both variants' throughput, client CPU,
+// garbage-collector CPU, collections, allocations and bytes per operation,
+// and the second variant's throughput relative to raw: the ratio of the
+// totals, and the median of the per-pair ratios with a 95% bootstrap
+// interval. It talks only to CASSANDRA_HOSTS (default 127.0.0.1).
 package main
 
 import (
@@ -54,9 +57,9 @@ func main() {
 	pairs := flag.Int("pairs", 30, "measured pairs of slices per level")
 	slice := flag.Duration("slice", 200*time.Millisecond, "length of one slice")
 	against := flag.String("b", "async", "what to compare with raw gocql: async, raw (the method's own spread), "+
-		"raw+garbage (raw plus the wrapper's allocations) or raw+frames (raw called 5 frames deeper)")
+		"raw+garbage (raw plus 512 bytes and a channel per request) or raw+frames (raw called 5 frames deeper)")
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
-		"named c<level>-<variant>-<pair>.pprof (merge them with go tool pprof)")
+		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
 	flag.Parse()
 	if *opName != "read" && *opName != "write" {
@@ -143,12 +146,16 @@ func main() {
 			}
 			var pair [2]sample
 			for _, v := range order {
+				var prof *os.File
 				if *profile != "" {
-					startProfile(*profile, c, variants[v].name, p)
+					prof = startProfile(*profile, c, v, variants[v].name, p)
 				}
 				s, err := run(c, *slice, variants[v].op)
-				if *profile != "" {
+				if prof != nil {
 					pprof.StopCPUProfile()
+					if err := prof.Close(); err != nil {
+						log.Fatalf("abload: %v", err)
+					}
 				}
 				if err != nil {
 					log.Fatalf("abload: %s c=%d: %v", variants[v].name, c, err)
@@ -174,21 +181,23 @@ func main() {
 	}
 }
 
-// startProfile starts the CPU profile of one slice.
-func startProfile(dir string, c int, variant string, pair int) {
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("c%d-%s-%03d.pprof", c, variant, pair)))
+// startProfile starts the CPU profile of one slice, written to the file it
+// returns when the profile stops.
+func startProfile(dir string, c, v int, variant string, pair int) *os.File {
+	name := fmt.Sprintf("c%d-%c-%s-%03d.pprof", c, "ab"[v], variant, pair)
+	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		log.Fatalf("abload: %v", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		log.Fatalf("abload: %v", err)
 	}
-	// The profile is written when it stops; the file stays open until the
-	// process exits, a few hundred files at most.
+	return f
 }
 
 // garbage keeps the raw+garbage variant's allocations on the heap: an
-// object of 512 bytes and a channel, what the wrapper allocates beyond raw.
+// object of 512 bytes and a channel, what the wrapper allocated beyond raw
+// gocql before its Done channels were reused.
 var garbage struct {
 	obj *[64]*int
 	ch  chan struct{}
