@@ -18,6 +18,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/test/internal/node"
 )
 
 const (
@@ -25,15 +26,8 @@ const (
 	rows     = 1000
 )
 
-func hosts() []string {
-	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
-		return strings.Split(h, ",")
-	}
-	return []string{"127.0.0.1"}
-}
-
 func config() *gocql.ClusterConfig {
-	cfg := gocql.NewCluster(hosts()...)
+	cfg := gocql.NewCluster(node.Hosts()...)
 	cfg.Keyspace = keyspace
 	cfg.Timeout = 10 * time.Second
 	return cfg
@@ -56,7 +50,7 @@ func run(m *testing.M) int {
 		return m.Run() // no benchmark asked for: nothing to set up
 	}
 	if err := setup(); err != nil {
-		fmt.Fprintf(os.Stderr, "benchmarks need a Cassandra node at %v (make cassandra-up): %v\n", hosts(), err)
+		fmt.Fprintf(os.Stderr, "benchmarks need a Cassandra node at %v (make cassandra-up): %v\n", node.Hosts(), err)
 		return 1
 	}
 	defer raw.Close()
@@ -67,7 +61,7 @@ func run(m *testing.M) int {
 func setup() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	boot := gocql.NewCluster(hosts()...)
+	boot := gocql.NewCluster(node.Hosts()...)
 	bs, err := boot.CreateSession()
 	if err != nil {
 		return err

@@ -13,22 +13,16 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"go.uber.org/goleak"
+
+	"github.com/async-cassandra/cassandra/test/internal/node"
 )
 
 // keyspace is created once per run; every test makes its own tables in it.
 const keyspace = "async_cassandra_it"
 
-// hosts returns the contact points: CASSANDRA_HOSTS, or the local node.
-func hosts() []string {
-	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
-		return strings.Split(h, ",")
-	}
-	return []string{"127.0.0.1"}
-}
-
 // newClusterConfig returns a gocql configuration for the test node.
 func newClusterConfig() *gocql.ClusterConfig {
-	cfg := gocql.NewCluster(hosts()...)
+	cfg := gocql.NewCluster(node.Hosts()...)
 	cfg.Timeout = 10 * time.Second
 	cfg.ConnectTimeout = 10 * time.Second
 	return cfg
@@ -38,7 +32,7 @@ func TestMain(m *testing.M) {
 	if err := prepare(); err != nil {
 		fmt.Fprintf(os.Stderr, "integration tests need a Cassandra node at %s: %v\n"+
 			"Start one with `make cassandra-up` (or run `make test`), or point CASSANDRA_HOSTS at a cluster.\n",
-			strings.Join(hosts(), ","), err)
+			strings.Join(node.Hosts(), ","), err)
 		os.Exit(1)
 	}
 	goleak.VerifyTestMain(m)

@@ -24,13 +24,11 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +40,8 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/test/internal/node"
+	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
 
 const (
@@ -127,7 +127,7 @@ func main() {
 		log.Fatalf("abload: -b must be async, raw, raw+garbage or raw+frames, not %q", *against)
 	}
 
-	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, hosts())
+	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, node.Hosts())
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
 	for _, c := range cs {
@@ -165,7 +165,7 @@ func main() {
 			}
 			ratios = append(ratios, pair[1].rate()/pair[0].rate())
 		}
-		med, lo, hi := medianCI(ratios)
+		med, lo, hi := stats.MedianCI(ratios)
 		for v := range variants {
 			t := totals[v]
 			ratio, interval := "", ""
@@ -310,45 +310,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// medianCI returns the median of xs and a 95% interval for it, from 2000
-// bootstrap resamples (a fixed seed, so a run's output can be checked).
-func medianCI(xs []float64) (med, lo, hi float64) {
-	med = median(slices.Clone(xs))
-	rng := rand.New(rand.NewPCG(1, 2))
-	meds := make([]float64, 2000)
-	buf := make([]float64, len(xs))
-	for i := range meds {
-		for j := range buf {
-			buf[j] = xs[rng.IntN(len(xs))]
-		}
-		meds[i] = median(buf)
-	}
-	slices.Sort(meds)
-	return med, meds[len(meds)*25/1000], meds[len(meds)*975/1000-1]
-}
-
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
-
-func hosts() []string {
-	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
-		return strings.Split(h, ",")
-	}
-	return []string{"127.0.0.1"}
-}
-
 // connect makes the table and the two sessions, with identical driver
 // settings, and fills the rows the reads ask for.
 func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.AsyncSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	boot, err := gocql.NewCluster(hosts()...).CreateSession()
+	boot, err := gocql.NewCluster(node.Hosts()...).CreateSession()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -362,7 +329,7 @@ func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.Async
 		}
 	}
 	config := func() *gocql.ClusterConfig {
-		cfg := gocql.NewCluster(hosts()...)
+		cfg := gocql.NewCluster(node.Hosts()...)
 		cfg.Keyspace = keyspace
 		cfg.Timeout = 10 * time.Second
 		return cfg

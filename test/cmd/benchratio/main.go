@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
 
 // line matches one sub-benchmark result, e.g.
@@ -83,17 +85,7 @@ func main() {
 			}
 			slices.Sort(ratios)
 			fmt.Fprintf(w, "%s\t%d\t%s\t%.3f (%.3f-%.3f)\t%+.2f\t%d\n",
-				k.bench, k.c, impl, median(ratios), ratios[0], ratios[len(ratios)-1], median(extra), len(ratios))
+				k.bench, k.c, impl, stats.Median(ratios), ratios[0], ratios[len(ratios)-1], stats.Median(extra), len(ratios))
 		}
 	}
-}
-
-// median returns the median of xs, which it sorts.
-func median(xs []float64) float64 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
 }

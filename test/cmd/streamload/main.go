@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/test/internal/node"
 )
 
 const keyspace = "async_cassandra_load"
@@ -44,11 +44,7 @@ func main() {
 	work := flag.Duration("work", 0, "time the reader spends on each row")
 	flag.Parse()
 
-	hosts := []string{"127.0.0.1"}
-	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
-		hosts = strings.Split(h, ",")
-	}
-	cfg := gocql.NewCluster(hosts...)
+	cfg := gocql.NewCluster(node.Hosts()...)
 	cfg.Timeout = 30 * time.Second
 	cfg.Consistency = gocql.One
 	table := fmt.Sprintf("%s.rows_%d", keyspace, *rows)
