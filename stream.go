@@ -195,11 +195,20 @@ type streamFetch struct {
 	st     *Stream
 	state  []byte
 	number int
+	// What Run fetched, handed to the reader by Finish.
+	page *Page
+	err  error
 }
 
-// Run fetches the page on a worker.
+// Run fetches the page on a worker and keeps it for Finish.
 func (f *streamFetch) Run(ctx context.Context) {
 	st := f.st
+	defer func() {
+		if v := recover(); v != nil {
+			f.page = nil
+			f.err = wrapQueryError(st.q.stmt, 0, nil, newPanicError(v))
+		}
+	}()
 	if d := st.cfg.pageTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -212,11 +221,19 @@ func (f *streamFetch) Run(ctx context.Context) {
 	if err != nil {
 		err = wrapQueryError(st.q.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
 	}
-	st.deliver(page, err)
+	f.page, f.err = page, err
 }
 
-// Finish does nothing: Run has handed the page over already.
-func (f *streamFetch) Finish() {}
+// Finish hands the page to the reader once the fetch's place in the pool is
+// free again, as a future's result is: a reader that reaches the end of the
+// stream finds its worker back in the pool, and the fetch of the next page,
+// which deliver may submit from here, can take that same place.
+func (f *streamFetch) Finish() {
+	// deliver may submit f again; what it hands over is taken out first.
+	page, err := f.page, f.err
+	f.page, f.err = nil, nil
+	f.st.deliver(page, err)
+}
 
 // Drop records that the fetch never ran.
 func (f *streamFetch) Drop(err error) {

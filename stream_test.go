@@ -327,3 +327,19 @@ func TestStreamClosedSession(t *testing.T) {
 	assert.False(t, st.Next())
 	assert.True(t, errors.Is(st.Err(), ErrClosed), "got %v", st.Err())
 }
+
+// A reader that has read a stream to its end finds the fetch's place in the
+// pool free again, as a future's awaiter does: with one worker, no queue and
+// fail-fast, the next request is never refused.
+func TestStreamEndGivesItsPlaceBack(t *testing.T) {
+	_, s := streamServer(t, 10, WithWorkers(1), WithQueue(0), WithQueueFullPolicy(QueueFailFast))
+	ctx := context.Background()
+	for i := range 200 {
+		got, err := readInts(s.Query(streamQuery).Stream(ctx, StreamPageSize(3), Prefetch(1)))
+		require.NoError(t, err)
+		require.Len(t, got, 10)
+		require.Zero(t, s.Stats().BusyWorkers, "round %d", i)
+		_, err = s.Execute(ctx, streamQuery).Await(ctx)
+		require.NoError(t, err, "round %d", i)
+	}
+}
