@@ -343,3 +343,26 @@ func TestStreamEndGivesItsPlaceBack(t *testing.T) {
 		require.NoError(t, err, "round %d", i)
 	}
 }
+
+// A panic while a page is fetched (here in a Configure callback, which runs
+// on the worker) ends the stream with a *PanicError; the reader never hangs.
+func TestStreamPanicInFetch(t *testing.T) {
+	_, s := streamServer(t, 10)
+	calls := 0
+	st := s.Query(streamQuery).Configure(func(q *gocql.Query) *gocql.Query {
+		calls++
+		if calls == 2 {
+			panic("boom")
+		}
+		return q
+	}).Stream(context.Background(), StreamPageSize(3), Prefetch(0))
+	got, err := readInts(st)
+	assert.Equal(t, []int{0, 1, 2}, got)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "boom", pe.Value)
+	var qe *QueryError
+	require.ErrorAs(t, err, &qe)
+	assert.Equal(t, streamQuery, qe.Statement)
+	assert.Zero(t, s.Stats().BusyWorkers)
+}
