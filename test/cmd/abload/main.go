@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,7 +62,15 @@ func main() {
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
+	profileHz := flag.Int("profile-hz", 0, "CPU profile samples per second with -profile (0: the runtime's 100); "+
+		"the runtime warns once that the rate was already set, which is expected")
+	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run (both sides) to this file")
 	flag.Parse()
+	cpuProfileHz = *profileHz
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", *mutexProfile)
+	}
 	if *opName != "read" && *opName != "write" {
 		log.Fatalf("abload: -op must be read or write, not %q", *opName)
 	}
@@ -129,7 +138,7 @@ func main() {
 
 	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, node.Hosts())
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
+	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tidle mark µs/op\tmutex wait µs/op\tscheds/op\tmean runnable µs\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
 	for _, c := range cs {
 		// One pair to warm up: connections, prepared statements, stacks.
 		for i := range variants {
@@ -137,6 +146,7 @@ func main() {
 				log.Fatalf("abload: %s c=%d: %v", variants[i].name, c, err)
 			}
 		}
+		st0 := wrapped.Stats()
 		var totals [2]sample
 		ratios := make([]float64, 0, *pairs)
 		for p := range *pairs {
@@ -165,6 +175,7 @@ func main() {
 			}
 			ratios = append(ratios, pair[1].rate()/pair[0].rate())
 		}
+		st1 := wrapped.Stats()
 		med, lo, hi := stats.MedianCI(ratios)
 		for v := range variants {
 			t := totals[v]
@@ -173,13 +184,35 @@ func main() {
 				ratio = fmt.Sprintf("%.3f", t.rate()/totals[0].rate())
 				interval = fmt.Sprintf("%.3f [%.3f, %.3f]", med, lo, hi)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%s\t%s\t%d\n", c, variants[v].name, t.ops, t.rate(),
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%d\n", c, variants[v].name, t.ops, t.rate(),
 				t.per(t.cpu.Seconds()*1e6), t.per(t.gcCPU*1e6), t.per(float64(t.gcs)*1000), t.per(float64(t.allocs)), t.per(float64(t.bytes)),
-				ratio, interval, *pairs)
+				t.per(t.rt.idleMark*1e6), t.per(t.rt.mutexWait*1e6), t.per(float64(t.rt.schedCount)*schedSampling),
+				t.rt.schedSum/float64(max(t.rt.schedCount, 1))*1e6, ratio, interval, *pairs)
 		}
 		tw.Flush()
+		if sub := st1.SubmitCount - st0.SubmitCount; sub > 0 {
+			fmt.Printf("c=%d wrapper: %.1f%% of requests run by their awaiter, %d worker goroutines at the end\n",
+				c, 100*float64(st1.HelpedCount-st0.HelpedCount)/float64(sub), st1.LiveWorkers)
+		}
 	}
 }
+
+// writeProfile writes the named runtime profile to a file.
+func writeProfile(name, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		log.Fatalf("abload: %v", err)
+	}
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		log.Fatalf("abload: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatalf("abload: %v", err)
+	}
+}
+
+// cpuProfileHz is the -profile-hz flag.
+var cpuProfileHz int
 
 // startProfile starts the CPU profile of one slice, written to the file it
 // returns when the profile stops.
@@ -188,6 +221,9 @@ func startProfile(dir string, c, v int, variant string, pair int) *os.File {
 	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		log.Fatalf("abload: %v", err)
+	}
+	if cpuProfileHz > 0 {
+		runtime.SetCPUProfileRate(cpuProfileHz)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		log.Fatalf("abload: %v", err)
@@ -223,11 +259,12 @@ type variant struct {
 type sample struct {
 	ops     int64
 	elapsed time.Duration
-	cpu     time.Duration // the process's user and system CPU
-	gcCPU   float64       // seconds of CPU the garbage collector used
-	gcs     uint64        // garbage collections
-	allocs  uint64        // heap objects allocated
-	bytes   uint64        // heap bytes allocated
+	cpu     time.Duration  // the process's user and system CPU
+	gcCPU   float64        // seconds of CPU the garbage collector used
+	gcs     uint64         // garbage collections
+	allocs  uint64         // heap objects allocated
+	bytes   uint64         // heap bytes allocated
+	rt      runtimeMetrics // the scheduler's and the mutexes' counters (differences)
 }
 
 func (s *sample) add(o sample) {
@@ -238,6 +275,10 @@ func (s *sample) add(o sample) {
 	s.gcs += o.gcs
 	s.allocs += o.allocs
 	s.bytes += o.bytes
+	s.rt.idleMark += o.rt.idleMark
+	s.rt.mutexWait += o.rt.mutexWait
+	s.rt.schedCount += o.rt.schedCount
+	s.rt.schedSum += o.rt.schedSum
 }
 
 func (s sample) rate() float64         { return float64(s.ops) / s.elapsed.Seconds() }
@@ -279,18 +320,29 @@ func run(c int, d time.Duration, op func(int) error) (sample, error) {
 	s.gcCPU = m1.gcCPU - m0.gcCPU
 	s.allocs, s.bytes = m1.allocs-m0.allocs, m1.bytes-m0.bytes
 	s.gcs = m1.gcs - m0.gcs
+	s.rt = runtimeMetrics{idleMark: m1.idleMark - m0.idleMark, mutexWait: m1.mutexWait - m0.mutexWait,
+		schedCount: m1.schedCount - m0.schedCount, schedSum: m1.schedSum - m0.schedSum}
 	if err := failed.Load(); err != nil {
 		return s, *err
 	}
 	return s, nil
 }
 
+// schedSampling: the runtime times one in eight of a goroutine's trips
+// through the run queue for /sched/latencies (gTrackingPeriod).
+const schedSampling = 8
+
 type runtimeMetrics struct {
 	gcCPU              float64
 	allocs, bytes, gcs uint64
+	idleMark           float64 // GC work on otherwise idle Ps: CPU the server could have had
+	mutexWait          float64 // seconds goroutines spent blocked on sync.Mutex/RWMutex
+	schedCount         uint64  // sampled count of goroutines made to run
+	schedSum           float64 // their summed (bucket-estimated) time runnable before running
 }
 
-var metricNames = []string{"/cpu/classes/gc/total:cpu-seconds", "/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles"}
+var metricNames = []string{"/cpu/classes/gc/total:cpu-seconds", "/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles",
+	"/cpu/classes/gc/mark/idle:cpu-seconds", "/sync/mutex/wait/total:seconds", "/sched/latencies:seconds"}
 
 func readMetrics() runtimeMetrics {
 	ms := make([]metrics.Sample, len(metricNames))
@@ -298,7 +350,21 @@ func readMetrics() runtimeMetrics {
 		ms[i].Name = n
 	}
 	metrics.Read(ms)
-	return runtimeMetrics{gcCPU: ms[0].Value.Float64(), allocs: ms[1].Value.Uint64(), bytes: ms[2].Value.Uint64(), gcs: ms[3].Value.Uint64()}
+	m := runtimeMetrics{gcCPU: ms[0].Value.Float64(), allocs: ms[1].Value.Uint64(), bytes: ms[2].Value.Uint64(), gcs: ms[3].Value.Uint64(),
+		idleMark: ms[4].Value.Float64(), mutexWait: ms[5].Value.Float64()}
+	h := ms[6].Value.Float64Histogram()
+	for i, n := range h.Counts {
+		m.schedCount += n
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		if math.IsInf(lo, -1) {
+			lo = 0
+		}
+		if math.IsInf(hi, 1) {
+			hi = lo
+		}
+		m.schedSum += float64(n) * (lo + hi) / 2
+	}
+	return m
 }
 
 // cpuTime returns the process's user plus system CPU time.
