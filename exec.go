@@ -122,11 +122,27 @@ func (e *execution) statement() string {
 // itself: ctx never ends, or ends together with the context the work was
 // submitted with (the usual Execute(ctx, ...).Await(ctx)). An awaiter with
 // a shorter deadline must be free to stop waiting while the request goes on.
+//
+// It claims the work from the pool and runs it itself rather than through
+// pool.Help, so that while the request waits for the server only Await,
+// runHere and Run lie between the caller's frames and the driver's.
 func (e *execution) runHere(ctx context.Context) {
 	if d := ctx.Done(); d != nil && d != e.parent.Done() {
 		return
 	}
-	e.s.pool.Help(&e.task)
+	p := e.s.pool
+	runCtx, ok := p.Claim(&e.task)
+	if !ok {
+		return
+	}
+	if err := runCtx.Err(); err != nil {
+		e.Drop(err)
+		p.Release(false)
+		return
+	}
+	e.Run(runCtx) // recovers its own panics
+	p.Release(true)
+	e.Finish()
 }
 
 // cancel stops the work after Future.Cancel has completed the future: it

@@ -74,6 +74,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("cassandra: WithWorkers: need at least 1 worker, got %d", o.workers)
 	case o.queue < 0:
 		return fmt.Errorf("cassandra: WithQueue: capacity must not be negative, got %d", o.queue)
+	case o.workers > pool.MaxTasks || o.queue > pool.MaxTasks-o.workers:
+		return fmt.Errorf("cassandra: WithWorkers and WithQueue: workers plus queue capacity must not exceed %d, got %d and %d", pool.MaxTasks, o.workers, o.queue)
 	case o.policy != QueueWait && o.policy != QueueFailFast:
 		return fmt.Errorf("cassandra: WithQueueFullPolicy: unknown policy %d", int(o.policy))
 	case o.pageSize < 1:
@@ -104,6 +106,7 @@ func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
 // WithQueue sets how many requests may wait for a worker (default
 // DefaultQueue). Zero means a request is accepted only when a worker is idle.
+// Workers plus queue capacity must not exceed 2³¹−1.
 func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
 
 // WithQueueFullPolicy sets what happens when the queue is full (default QueueWait).

@@ -62,6 +62,7 @@ func TestNewAsyncClusterValidates(t *testing.T) {
 	for name, opts := range map[string][]Option{
 		"workers":  {WithWorkers(0)},
 		"queue":    {WithQueue(-1)},
+		"places":   {WithWorkers(1 << 30), WithQueue(1 << 30)},
 		"policy":   {WithQueueFullPolicy(QueueFullPolicy(7))},
 		"pagesize": {WithPageSize(0)},
 		"prefetch": {WithPrefetch(-1)},

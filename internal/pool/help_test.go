@@ -389,3 +389,111 @@ func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
 		}
 	}
 }
+
+func TestClaimLeavesTheRunningToTheCaller(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{Workers: 1})
+	h := &probeHandler{probe: newProbe(false)}
+	var task Task
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "submitted")
+	require.NoError(t, p.SubmitTask(ctx, &task, h))
+
+	got, ok := p.Claim(&task)
+	require.True(t, ok)
+	assert.Equal(t, ctx, got, "Claim gives the context the task was submitted with")
+	_, again := p.Claim(&task)
+	assert.False(t, again, "a task is claimed once")
+	assert.False(t, p.Help(&task))
+	assert.Equal(t, 1, p.Stats().BusyWorkers, "the place is the caller's until Release")
+
+	p.Release(true)
+	s := p.Stats()
+	assert.Zero(t, s.BusyWorkers)
+	assert.Equal(t, uint64(1), s.HelpedCount)
+	assert.Equal(t, uint64(1), s.CompletedCount)
+	// The pool called nothing on the handler: that was the caller's part.
+	assert.Zero(t, h.runs.Load())
+	assert.Zero(t, h.finished.Load())
+
+	var dropped Task
+	require.NoError(t, p.SubmitTask(context.Background(), &dropped, h))
+	_, ok = p.Claim(&dropped)
+	require.True(t, ok)
+	p.Release(false)
+	s = p.Stats()
+	assert.Equal(t, uint64(1), s.CanceledCount, "Release(false) counts a task dropped")
+	assert.Zero(t, s.BusyWorkers)
+	assert.Equal(t, s.SubmitCount, s.CompletedCount+s.CanceledCount)
+}
+
+func TestClaimLeavesAQueuedTaskAlone(t *testing.T) {
+	p := newPool(t, Config{Workers: 1, Queue: 1})
+	first := occupy(t, p)
+	var task Task
+	h := &probeHandler{probe: newProbe(false)}
+	require.NoError(t, p.SubmitTask(context.Background(), &task, h))
+	_, ok := p.Claim(&task)
+	assert.False(t, ok, "a queued task has no place to run yet")
+	close(first.release)
+	<-h.ran
+}
+
+// In a storm where some tasks are helped, some claimed and some left for
+// the workers, every task resolves without a Close to sweep up: a worker
+// always comes for a task nobody helps. Afterwards no helped task is left
+// where workers look, keeping its result alive.
+func TestEveryTaskFindsARunner(t *testing.T) {
+	for round := range 10 {
+		const workers = 3
+		p, err := New(Config{Workers: workers, Queue: 3, Policy: Wait})
+		require.NoError(t, err)
+		var running, maxRunning, resolved, twice atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 300 {
+					h := &resolvedHandler{
+						countingHandler: countingHandler{running: &running, max: &maxRunning, resolved: &resolved, twice: &twice},
+						done:            make(chan struct{}),
+					}
+					var task Task
+					if err := p.SubmitTask(context.Background(), &task, h); err != nil {
+						t.Errorf("round %d: %v", round, err)
+						return
+					}
+					switch rand.IntN(3) {
+					case 0:
+						p.Help(&task)
+					case 1:
+						if ctx, ok := p.Claim(&task); ok {
+							h.Run(ctx)
+							p.Release(true)
+							h.Finish()
+						}
+					}
+					select {
+					case <-h.done:
+					case <-time.After(10 * time.Second):
+						t.Errorf("round %d: a task never resolved: %+v", round, p.Stats())
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Nil(t, p.top.Load(), "round %d: tasks left on top", round)
+		require.NoError(t, p.Shutdown(context.Background()))
+		assert.Zero(t, twice.Load())
+		assert.Equal(t, int64(16*300), resolved.Load())
+		assert.LessOrEqual(t, maxRunning.Load(), int64(workers))
+		s := p.Stats()
+		assert.Equal(t, uint64(16*300), s.CompletedCount, "%+v", s)
+		assert.Zero(t, s.BusyWorkers+s.QueueDepth+s.WaitingSubmitters+s.LiveWorkers)
+		if t.Failed() {
+			return
+		}
+	}
+}

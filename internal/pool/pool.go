@@ -51,6 +51,10 @@ func (p Policy) String() string {
 	return fmt.Sprintf("Policy(%d)", int(p))
 }
 
+// MaxTasks is the most tasks a pool admits at once, Workers plus Queue:
+// the pool counts them in 31 bits of one atomic word.
+const MaxTasks = countMask
+
 // Config configures a Pool. The zero value is not valid: Workers must be set.
 type Config struct {
 	// Workers is the most tasks that run at once, and the most worker
@@ -86,25 +90,97 @@ type Pool struct {
 
 	workers sync.WaitGroup // worker goroutines that have not returned
 
+	// Tasks with a place to run wait on top, a stack linked through
+	// Task.hnext, until a worker or Help starts them. It is taken whole
+	// (Swap) and never popped one by one, so a Task used again cannot
+	// confuse it. Helped tasks are left on it and dropped by whoever
+	// takes it next.
+	top     atomic.Pointer[Task]
 	unclaim atomic.Int32 // handed tasks that neither a worker nor Help has started
+	// looking counts workers started or woken that will look at top
+	// before they go idle; a submitter calls a worker only when none is.
+	looking atomic.Int32
+
+	// places counts admitted and busy tasks (see the place constants), and
+	// says whether a task that gives its places back must take mu to
+	// tell someone. They share one word so that the common start and end
+	// of a task, with nobody queued or waiting for room, are each one
+	// atomic operation and no lock: under load every request goes that
+	// way, and the lock it took was the pool's most contended point
+	// (docs/performance.md). Places are taken only by take's
+	// compare-and-swap, with mu or without it, and given back with or
+	// without mu.
+	places atomic.Uint64
+
+	// Counters updated outside mu.
+	submitted, completed, canceled, panics, helped atomic.Uint64
 
 	mu       sync.Mutex
 	closing  bool      // Shutdown or Close has started
 	finished bool      // done is closed
-	admitted int       // running + queued + granted to a waiter but not yet dispatched
-	busy     int       // places to run taken: tasks running, or handed and not started; at most Workers
 	live     int       // workers started and not told to exit
 	idle     []*worker // idle workers, used as a stack
 	queue    taskList  // tasks waiting for a place to run
-	handed   taskList  // tasks with a place, not started yet by a worker or Help
-	looking  int       // workers woken or started that have not yet looked for work
 	waiters  taskList  // Wait-policy submitters waiting for room, FIFO
 	c        counters
 }
 
 type counters struct {
-	submit, completed, rejected, canceled, canceledSubmit, dropped, panics, helped uint64
-	queueWait                                                                      time.Duration
+	rejected, canceledSubmit, dropped uint64
+	queueWait                         time.Duration
+}
+
+// The fields of Pool.places.
+const (
+	// busyOne is one place to run taken: a task running, or handed and
+	// not started yet. At most Workers. Bits 0 to 30.
+	busyOne uint64 = 1
+	// admittedOne is one admitted task: running, queued, or granted to a
+	// waiting submitter and not dispatched yet. At most Workers + Queue.
+	// Bits 32 to 62.
+	admittedOne uint64 = 1 << 32
+	// attendBit is set, under mu, while tasks are queued, submitters wait
+	// for room, or the pool is closing. While it is set submitters take mu
+	// (room goes to the queued and waiting first), and a task that gives
+	// back its places takes mu and passes them on. Since every update of
+	// places is an atomic operation on the one word, a task that gives its
+	// places back either sees the bit or has done so before the holder of
+	// mu who set it looks at the counts.
+	attendBit uint64 = 1 << 63
+
+	countMask = 1<<31 - 1
+	// releaseBoth and releaseAdmitted, added to places, subtract
+	// admittedOne+busyOne and admittedOne.
+	releaseBoth     = ^(admittedOne + busyOne - 1)
+	releaseAdmitted = ^(admittedOne - 1)
+)
+
+// counts returns the busy and admitted counts of places.
+func (p *Pool) counts() (busy, admitted int) {
+	s := p.places.Load()
+	return int(s & countMask), int(s >> 32 & countMask)
+}
+
+// take adds n (busyOne, admittedOne or both) to places if that leaves
+// busy at most Workers and admitted at most Workers + Queue, and reports
+// whether it did. With fast set it fails while attendBit is set, when room
+// belongs to queued tasks and waiting submitters first. Places are taken
+// only here, with a compare-and-swap, since submitters take them both
+// with mu and without it.
+func (p *Pool) take(n uint64, fast bool) bool {
+	for {
+		s := p.places.Load()
+		if fast && s&attendBit != 0 {
+			return false
+		}
+		t := s + n
+		if int(t&countMask) > p.cfg.Workers || int(t>>32&countMask) > p.capacity {
+			return false
+		}
+		if p.places.CompareAndSwap(s, t) {
+			return true
+		}
+	}
 }
 
 // worker is an idle worker's wake-up line: a signal on ch makes it look for
@@ -141,12 +217,14 @@ type Handler interface {
 // a high rate embed a Task in their own per-request struct and pass it to
 // SubmitTask, which saves an allocation per request. The zero Task is ready
 // to use; a Task must not be submitted again until its Handler was called.
-// Every field but ctx, h and state is guarded by Pool.mu.
+// Every field but ctx, h, state and hnext is guarded by Pool.mu; hnext
+// belongs to whoever holds the chain the task is on (see Pool.top).
 type Task struct {
 	ctx context.Context
 	h   Handler
 
-	prev, next *Task
+	prev, next *Task         // in Pool.queue or Pool.waiters
+	hnext      *Task         // on Pool.top
 	ready      chan struct{} // closed to wake a waiter (given room, or closing)
 	stop       func() bool   // stops the AfterFunc that expires a queued task
 	enqueued   int64         // when it was queued, in ns since Pool.epoch
@@ -155,13 +233,12 @@ type Task struct {
 	// moves it from handed to started or helped first.
 	state   atomic.Uint32
 	queued  bool // in Pool.queue
-	handed  bool // in Pool.handed
 	waiting bool // in Pool.waiters
 	granted bool // a waiter that was given room
 }
 
-// Task states. A task that gets a place to run becomes handed, and waits in
-// Pool.handed until a worker or Help starts it, whichever moves it on first.
+// Task states. A task that gets a place to run becomes handed, and waits on
+// Pool.top until a worker or Help starts it, whichever moves it on first.
 const (
 	taskNew uint32 = iota
 	taskHanded
@@ -177,6 +254,9 @@ func New(cfg Config) (*Pool, error) {
 	}
 	if cfg.Queue < 0 {
 		return nil, fmt.Errorf("cassandra: pool: Queue must not be negative, got %d", cfg.Queue)
+	}
+	if cfg.Workers > MaxTasks || cfg.Queue > MaxTasks-cfg.Workers {
+		return nil, fmt.Errorf("cassandra: pool: Workers plus Queue must not exceed %d, got %d and %d", MaxTasks, cfg.Workers, cfg.Queue)
 	}
 	if cfg.Policy != Wait && cfg.Policy != FailFast {
 		return nil, fmt.Errorf("cassandra: pool: unknown queue-full policy %d", int(cfg.Policy))
@@ -255,14 +335,25 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 	}
 	*t = Task{ctx: ctx, h: h}
 
+	// The common case, a place free and nobody queued or waiting, takes
+	// no lock: under load every request passes here, and a lock was the
+	// pool's most contended point (docs/performance.md).
+	if p.take(admittedOne+busyOne, true) {
+		p.submitted.Add(1)
+		p.hand(t)
+		if p.looking.Load() == 0 {
+			p.callWorker()
+		}
+		return nil
+	}
+
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	if p.admitted < p.capacity && p.waiters.empty() {
-		p.admitted++
-		p.c.submit++
+	if p.waiters.empty() && p.take(admittedOne, false) {
+		p.submitted.Add(1)
 		w := p.dispatchLocked(t)
 		p.mu.Unlock()
 		w.wake()
@@ -280,7 +371,10 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 	t.ready = make(chan struct{})
 	t.waiting = true
 	p.waiters.pushBack(t)
+	// Room given back before the bit was set is passed on here, maybe to t.
+	w := p.attendLocked()
 	p.mu.Unlock()
+	w.wake()
 
 	select {
 	case <-ctx.Done():
@@ -307,8 +401,8 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 			p.mu.Unlock()
 			return ErrClosed
 		}
-		p.c.submit++
-		w := p.dispatchLocked(t)
+		p.submitted.Add(1)
+		w = p.dispatchLocked(t)
 		p.mu.Unlock()
 		w.wake()
 		return nil
@@ -319,7 +413,7 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 // and no task queued before it, or queues it. It returns a worker to wake
 // (after unlocking) so that a worker comes to start the task, or nil.
 func (p *Pool) dispatchLocked(t *Task) *worker {
-	if p.queue.empty() && p.busy < p.cfg.Workers {
+	if p.queue.empty() && p.take(busyOne, false) {
 		return p.handLocked(t)
 	}
 	t.queued = true
@@ -332,21 +426,86 @@ func (p *Pool) dispatchLocked(t *Task) *worker {
 		p.expiring.Add(1)
 		t.stop = context.AfterFunc(t.ctx, func() { p.expire(t) })
 	}
-	return nil
+	// A place given back before the bit was set is passed on here, maybe
+	// to t. From now on tasks that end take mu and pass theirs on.
+	return p.attendLocked()
 }
 
-// handLocked gives t a place to run and puts it where a worker or Help will
-// start it, and returns the worker to wake for it, if one is needed. One
-// worker on its way is enough, however many tasks are handed: a worker that
-// finds a task calls another if more are waiting, and most tasks are
-// started by Help before any worker gets to them.
+// handLocked puts t, which has just been given a place to run, where a
+// worker or Help will start it, and returns the worker to wake for it, if
+// one is needed. One worker on its way is enough, however many tasks are
+// handed: a worker that finds a task calls another if more are waiting,
+// and most tasks are started by Help before any worker gets to them.
 func (p *Pool) handLocked(t *Task) *worker {
-	p.busy++
-	t.state.Store(taskHanded)
-	t.handed = true
-	p.handed.pushBack(t)
-	p.unclaim.Add(1)
+	p.hand(t)
 	return p.callLocked()
+}
+
+// hand puts t, which has a place to run, where a worker or Help will start
+// it. The caller must then make sure a worker looks: it calls one unless
+// looking shows one will (see work).
+func (p *Pool) hand(t *Task) {
+	t.state.Store(taskHanded)
+	p.push(t, t)
+	p.unclaim.Add(1)
+}
+
+// push puts the chain first..last (linked through hnext) on top.
+func (p *Pool) push(first, last *Task) {
+	for {
+		old := p.top.Load()
+		last.hnext = old
+		if p.top.CompareAndSwap(old, first) {
+			return
+		}
+	}
+}
+
+// takeTop takes everything on top and, if claim is set, claims the oldest
+// task there for a worker and returns it. The newest tasks are the ones
+// whose submitters are most likely about to Help them; the oldest has
+// waited longest. Helped tasks are dropped; the other handed ones go back
+// on top, and takeTop reports whether there were any. A worker that
+// claims a task reads top afterwards, like any worker; anyone else who
+// gets back true must call a worker if none is looking.
+func (p *Pool) takeTop(claim bool) (got *Task, putBack bool) {
+	var head, tail, beforeTail *Task // still handed, newest first
+	for t := p.top.Swap(nil); t != nil; {
+		next := t.hnext
+		t.hnext = nil
+		if t.state.Load() == taskHanded {
+			if tail == nil {
+				head = t
+			} else {
+				tail.hnext = t
+			}
+			beforeTail, tail = tail, t
+		}
+		t = next
+	}
+	// If Help takes the oldest first, it stays on the chain until the next
+	// take drops it, and the worker, finding top not empty, looks again.
+	if claim && tail != nil && tail.state.CompareAndSwap(taskHanded, taskStarted) {
+		p.unclaim.Add(-1)
+		got = tail
+		if tail = beforeTail; tail == nil {
+			head = nil
+		} else {
+			tail.hnext = nil
+		}
+	}
+	if head != nil {
+		p.push(head, tail)
+	}
+	return got, head != nil
+}
+
+// callWorker calls a worker for handed tasks, if none is looking.
+func (p *Pool) callWorker() {
+	p.mu.Lock()
+	w := p.callLocked()
+	p.mu.Unlock()
+	w.wake()
 }
 
 // callLocked returns a worker to wake if handed tasks are waiting and no
@@ -354,18 +513,18 @@ func (p *Pool) handLocked(t *Task) *worker {
 // waking) if fewer than Workers have started. It returns nil if every
 // worker is busy: each looks for handed tasks when its task is done.
 func (p *Pool) callLocked() *worker {
-	if p.unclaim.Load() == 0 || p.looking > 0 {
+	if p.unclaim.Load() <= 0 || p.looking.Load() > 0 {
 		return nil
 	}
 	if n := len(p.idle); n > 0 {
 		w := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		p.looking++
+		p.looking.Add(1)
 		return w
 	}
 	if p.live < p.cfg.Workers {
 		p.live++
-		p.looking++
+		p.looking.Add(1)
 		p.workers.Add(1)
 		go p.work(&worker{ch: make(chan struct{}, 1)})
 	}
@@ -388,7 +547,7 @@ func (p *Pool) expire(t *Task) {
 	}
 	p.queue.remove(t)
 	t.queued = false
-	p.c.canceled++
+	p.canceled.Add(1)
 	p.releaseLocked()
 	p.mu.Unlock()
 	p.call(func() { t.h.Drop(t.ctx.Err()) })
@@ -407,7 +566,7 @@ func (p *Pool) Cancel(t *Task) bool {
 	}
 	p.queue.remove(t)
 	t.queued = false
-	p.c.canceled++
+	p.canceled.Add(1)
 	p.releaseLocked()
 	stop := t.stop
 	t.stop = nil
@@ -428,26 +587,79 @@ func (p *Pool) stopExpiry(stop func() bool) {
 // releaseLocked gives back one admitted place, handing it straight to the
 // first waiter if there is one, so a place that frees up is never lost.
 func (p *Pool) releaseLocked() {
-	p.admitted--
-	if t := p.waiters.front(); t != nil && !p.closing {
+	p.places.Add(releaseAdmitted)
+	p.grantLocked()
+}
+
+// grantLocked gives room to waiting submitters, first come first served,
+// while there is room, and clears attendBit if nothing needs it any more.
+func (p *Pool) grantLocked() {
+	for t := p.waiters.front(); t != nil && !p.closing; t = p.waiters.front() {
+		if !p.take(admittedOne, false) {
+			return
+		}
 		p.waiters.remove(t)
 		t.waiting = false
 		t.granted = true
-		p.admitted++
 		close(t.ready)
+	}
+	p.quietLocked()
+}
+
+// attendLocked sets attendBit, because a task is queued, a submitter
+// waits or the pool is closing, and then passes on the room that tasks
+// gave back without mu before it was set. It returns a worker to wake.
+func (p *Pool) attendLocked() *worker {
+	p.places.Or(attendBit)
+	return p.pumpLocked()
+}
+
+// pumpLocked passes on free places: to queued tasks while there is a place
+// to run, then to waiting submitters while there is room. It returns a
+// worker to wake for the tasks it handed, if one is needed.
+func (p *Pool) pumpLocked() *worker {
+	var w *worker
+	for t := p.dequeueLocked(); t != nil; t = p.dequeueLocked() {
+		if called := p.handLocked(t); called != nil {
+			w = called
+		}
+	}
+	p.grantLocked()
+	return w
+}
+
+// quietLocked clears attendBit once no task is queued, no submitter waits
+// and the pool is not closing: tasks may then give back their places
+// without mu.
+func (p *Pool) quietLocked() {
+	if p.queue.empty() && p.waiters.empty() && !p.closing {
+		p.places.And(^attendBit)
 	}
 }
 
-// work is a worker's loop: it runs handed and queued tasks while there are
-// any, then waits, idle, until it is called again; it exits when the pool
-// is closing and there is nothing left for it.
+// work is a worker's loop: it runs handed tasks while there are any, then
+// waits, idle, until it is called again; it exits when the pool is closing
+// and there is nothing left for it.
+//
+// A worker is counted in looking from when it is started or called until
+// it has found a task or, finding none, has decided under mu to go idle.
+// Whoever puts tasks on top reads looking afterwards and calls a worker if
+// it is zero (callWorker); a worker leaves looking and then reads top. So
+// either the one sees no worker looking and calls one, or the worker sees
+// the tasks.
 func (p *Pool) work(w *worker) {
 	defer p.workers.Done()
-	p.mu.Lock()
 	for {
-		p.looking--
-		t := p.findLocked()
+		t, _ := p.takeTop(true)
 		if t == nil {
+			p.mu.Lock()
+			p.looking.Add(-1)
+			if p.top.Load() != nil {
+				// Put there after takeTop looked.
+				p.looking.Add(1)
+				p.mu.Unlock()
+				continue
+			}
 			if p.closing {
 				p.live--
 				p.finishedLocked()
@@ -459,27 +671,24 @@ func (p *Pool) work(w *worker) {
 			if _, ok := <-w.ch; !ok {
 				return // beginCloseLocked has counted it out
 			}
-			p.mu.Lock()
-			continue
+			continue // callLocked counted it in looking
 		}
-		// More handed tasks than this one: call another worker for them.
-		other := p.callLocked()
-		p.mu.Unlock()
-		other.wake()
+		p.looking.Add(-1)
+		if p.top.Load() != nil {
+			// More handed tasks than this one: call another worker for them.
+			p.callWorker()
+		}
 		p.started(t)
 
 		// A task may be submitted again from its own Run, so keep its
-		// handler: t is not ours once finishLocked has released it.
+		// handler: t is not ours once its place is given back.
 		h := t.h
 		ran, panicked := p.exec(t, false)
-		p.mu.Lock()
-		p.finishLocked(ran, panicked)
-		p.looking++ // it looks again right after Finish: no need to call another
-		p.mu.Unlock()
-		finishPanicked := ran && p.call(h.Finish)
-		p.mu.Lock()
-		if finishPanicked {
-			p.c.panics++
+		p.looking.Add(1) // it looks again right after Finish: no need to call another
+		p.count(ran, panicked)
+		p.giveBack()
+		if ran && p.call(h.Finish) {
+			p.panics.Add(1)
 		}
 	}
 }
@@ -493,7 +702,6 @@ func (p *Pool) work(w *worker) {
 func (p *Pool) exec(t *Task, help bool) (ran, panicked bool) {
 	var h Handler
 	if help {
-		p.unclaim.Add(-1)
 		h = t.h
 	}
 	defer func() {
@@ -502,7 +710,10 @@ func (p *Pool) exec(t *Task, help bool) (ran, panicked bool) {
 			p.reportPanic(v)
 		}
 		if help {
-			p.helped(t, h, ran, panicked)
+			p.helpedDone(ran, panicked)
+			if ran && p.call(h.Finish) {
+				p.panics.Add(1)
+			}
 		}
 	}()
 	if err := t.ctx.Err(); err != nil {
@@ -533,57 +744,35 @@ func (p *Pool) reportPanic(v any) {
 	}
 }
 
-// finishLocked accounts for a task that ran or was dropped, and gives back
-// its place to run and its admitted place.
-func (p *Pool) finishLocked(ran, panicked bool) {
+// count counts a task that ran or was dropped.
+func (p *Pool) count(ran, panicked bool) {
 	if ran {
-		p.c.completed++
+		p.completed.Add(1)
 	} else {
-		p.c.canceled++
+		p.canceled.Add(1)
 	}
 	if panicked {
-		p.c.panics++
+		p.panics.Add(1)
 	}
-	p.busy--
-	p.releaseLocked()
 }
 
-// findLocked takes the next task for a worker to run: the first handed task
-// that Help has not taken, or else the first queued task if there is a
-// place for it. The caller must pass the task to started after unlocking.
-func (p *Pool) findLocked() *Task {
-	for t := p.handed.front(); t != nil; t = p.handed.front() {
-		p.handed.remove(t)
-		t.handed = false
-		if t.state.CompareAndSwap(taskHanded, taskStarted) {
-			p.unclaim.Add(-1)
-			return t
-		}
-		// Help is running t, in its place; Help accounts for it.
-	}
-	if t := p.dequeueLocked(); t != nil {
-		t.state.Store(taskStarted)
-		p.busy++
-		return t
-	}
-	return nil
-}
-
-// dequeueLocked takes the first queued task out of the queue if there is a
-// place for it to run, or returns nil. The caller takes the place.
+// dequeueLocked takes the first queued task out of the queue, with a place
+// to run, if there is one, or returns nil.
 func (p *Pool) dequeueLocked() *Task {
 	t := p.queue.front()
-	if t == nil || p.busy >= p.cfg.Workers {
+	if t == nil || !p.take(busyOne, false) {
 		return nil
 	}
 	p.queue.remove(t)
 	t.queued = false
 	p.c.queueWait += time.Duration(p.sinceEpoch() - t.enqueued)
+	p.quietLocked()
 	return t
 }
 
-// started stops the expiry of a task just taken out of the queue (outside
-// mu: stopping waits for a callback that has already started).
+// started stops the expiry of a task that was queued, for whichever of a
+// worker and Help has just started it (outside mu: stopping waits for a
+// callback that has already started).
 func (p *Pool) started(t *Task) {
 	if t.stop != nil {
 		stop := t.stop
@@ -602,45 +791,68 @@ func (p *Pool) started(t *Task) {
 // running t itself spares a hand-off to a worker and another one back.
 // A task that Help ran cannot be submitted again.
 func (p *Pool) Help(t *Task) bool {
-	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
+	if _, ok := p.Claim(t); !ok {
 		return false
 	}
 	p.exec(t, true)
 	return true
 }
 
-// helped accounts for a task that Help ran or dropped, and finishes it.
-func (p *Pool) helped(t *Task, h Handler, ran, panicked bool) {
-	p.mu.Lock()
-	if t.handed {
-		p.handed.remove(t)
-		t.handed = false
+// Claim is Help for a caller that runs t itself instead of through its
+// Handler, and so keeps the pool's frames off its stack while t runs
+// (every garbage collection walks each frame of each waiting goroutine).
+// If t has a place to run but no worker has started it, Claim takes it
+// for the calling goroutine and returns the context t was submitted with
+// and true. The caller must then do what the pool would: drop t if that
+// context has ended, or else run it, recovering any panic; then call
+// Release, and only after Release finish it. Claim reports false, and
+// does nothing, if a worker or Help got to t first. A claimed task cannot
+// be submitted again.
+func (p *Pool) Claim(t *Task) (context.Context, bool) {
+	if !t.state.CompareAndSwap(taskHanded, taskHelped) {
+		return nil, false
 	}
-	p.c.helped++
-	p.finishLocked(ran, panicked)
-	// The place Help gives back may be what the first queued task waits
-	// for; a worker would only find it when its own task is done.
-	var w *worker
-	var stop func() bool
-	if next := p.dequeueLocked(); next != nil {
-		stop, next.stop = next.stop, nil
-		w = p.handLocked(next)
+	p.unclaim.Add(-1)
+	p.started(t)
+	return t.ctx, true
+}
+
+// Release gives back the place of a task taken with Claim, counting it
+// as helped and as completed (ran is true) or cancelled.
+func (p *Pool) Release(ran bool) { p.helpedDone(ran, false) }
+
+// helpedDone accounts for a task that Help or a Claim ran or dropped.
+func (p *Pool) helpedDone(ran, panicked bool) {
+	p.helped.Add(1)
+	p.count(ran, panicked)
+	p.giveBack()
+	// Helped tasks stay on top until someone takes it. When no task there
+	// waits for a worker, none may come for a while: drop them now, so
+	// that they do not keep their results alive.
+	if p.unclaim.Load() <= 0 && p.top.Load() != nil {
+		if _, putBack := p.takeTop(false); putBack && p.looking.Load() == 0 {
+			p.callWorker()
+		}
 	}
-	p.finishedLocked()
-	p.mu.Unlock()
-	p.stopExpiry(stop)
-	w.wake()
-	if ran && p.call(h.Finish) {
+}
+
+// giveBack gives back a finished task's place to run and admitted place.
+// If attendBit is set it passes them on, to a queued task or a waiting
+// submitter, or tells Shutdown that the last task has ended.
+func (p *Pool) giveBack() {
+	if p.places.Add(releaseBoth)&attendBit != 0 {
 		p.mu.Lock()
-		p.c.panics++
+		w := p.pumpLocked()
+		p.finishedLocked()
 		p.mu.Unlock()
+		w.wake()
 	}
 }
 
 // finishedLocked closes done once the pool is closing, every worker has
 // exited and no task is running on a goroutine of Help.
 func (p *Pool) finishedLocked() {
-	if p.closing && p.live == 0 && p.busy == 0 && !p.finished {
+	if busy, _ := p.counts(); p.closing && p.live == 0 && busy == 0 && !p.finished {
 		p.finished = true
 		close(p.done)
 	}
@@ -653,6 +865,9 @@ func (p *Pool) beginCloseLocked() {
 		return
 	}
 	p.closing = true
+	// Tasks that end from now on take mu, and so see whether they were
+	// the last one.
+	p.places.Or(attendBit)
 	for t := p.waiters.front(); t != nil; t = p.waiters.front() {
 		p.waiters.remove(t)
 		t.waiting = false
@@ -706,7 +921,7 @@ func (p *Pool) Close() error {
 	for t := p.queue.front(); t != nil; t = p.queue.front() {
 		p.queue.remove(t)
 		t.queued = false
-		p.admitted--
+		p.places.Add(releaseAdmitted)
 		p.c.dropped++
 		dropped = append(dropped, t)
 	}

@@ -69,7 +69,7 @@ func occupy(t *testing.T, p *Pool) *probe {
 }
 
 func TestNewValidatesConfig(t *testing.T) {
-	for _, cfg := range []Config{{Workers: 0}, {Workers: -1}, {Workers: 1, Queue: -1}, {Workers: 1, Policy: 7}} {
+	for _, cfg := range []Config{{Workers: 0}, {Workers: -1}, {Workers: 1, Queue: -1}, {Workers: 1, Policy: 7}, {Workers: MaxTasks + 1}, {Workers: 2, Queue: MaxTasks - 1}} {
 		p, err := New(cfg)
 		assert.Error(t, err, "%+v", cfg)
 		assert.Nil(t, p)

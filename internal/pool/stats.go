@@ -38,21 +38,22 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	busy, _ := p.counts()
 	return Stats{
 		Workers:             p.cfg.Workers,
 		LiveWorkers:         p.live,
-		BusyWorkers:         p.busy,
+		BusyWorkers:         busy,
 		QueueDepth:          p.queue.len,
 		QueueCapacity:       p.cfg.Queue,
 		WaitingSubmitters:   p.waiters.len,
-		SubmitCount:         p.c.submit,
-		CompletedCount:      p.c.completed,
-		CanceledCount:       p.c.canceled,
+		SubmitCount:         p.submitted.Load(),
+		CompletedCount:      p.completed.Load(),
+		CanceledCount:       p.canceled.Load(),
 		DroppedCount:        p.c.dropped,
 		RejectedCount:       p.c.rejected,
 		CanceledSubmitCount: p.c.canceledSubmit,
-		PanicCount:          p.c.panics,
-		HelpedCount:         p.c.helped,
+		PanicCount:          p.panics.Load(),
+		HelpedCount:         p.helped.Load(),
 		QueueWaitDuration:   p.c.queueWait,
 	}
 }
