@@ -111,3 +111,31 @@ func BenchmarkBaselineChannel(b *testing.B) {
 		<-done
 	}
 }
+
+// nopHandler is a task that does nothing.
+type nopHandler struct{}
+
+func (nopHandler) Run(context.Context) {}
+func (nopHandler) Finish()             {}
+func (nopHandler) Drop(error)          {}
+
+// BenchmarkHelpNopParallel is the pool's own cost on the path of a query
+// awaited by the goroutine that submitted it: submit a task that does
+// nothing and Help it, from many goroutines at once (8 per processor).
+func BenchmarkHelpNopParallel(b *testing.B) {
+	p := benchPool(b, Config{Workers: 512})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		var h nopHandler
+		for pb.Next() {
+			t := new(Task)
+			if err := p.SubmitTask(ctx, t, h); err != nil {
+				b.Error(err)
+				return
+			}
+			p.Help(t)
+		}
+	})
+}
