@@ -145,13 +145,22 @@ func TestQueuedTaskWhoseContextEndsLeavesQueueAtOnce(t *testing.T) {
 func TestQueuedTaskWithDeadline(t *testing.T) {
 	p := newPool(t, Config{Workers: 1, Queue: 1})
 	a := occupy(t, p)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancel()
+	defer close(a.release)
+	// The deadline must not pass before Submit, which would refuse the
+	// task; on a loaded machine a millisecond can, so lengthen it if so.
 	b := newProbe(false)
-	require.NoError(t, b.submit(p, ctx))
+	for timeout := time.Millisecond; ; timeout *= 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := b.submit(p, ctx)
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Less(t, timeout, time.Second)
+	}
 	assert.ErrorIs(t, <-b.dropped, context.DeadlineExceeded)
 	assert.Zero(t, p.Stats().QueueDepth)
-	close(a.release)
 }
 
 func TestRunningTaskSeesItsContextEnd(t *testing.T) {
