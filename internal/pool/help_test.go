@@ -32,6 +32,14 @@ func oneProc(t *testing.T) {
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 }
 
+// noWorkerComes makes p's submitters believe a worker is already looking
+// for tasks, so that none is called and a handed task waits for Help or
+// Claim however the goroutines are scheduled.
+func noWorkerComes(t *testing.T, p *Pool) {
+	p.looking.Add(1)
+	t.Cleanup(func() { p.looking.Add(-1) })
+}
+
 // idleWorkers reports how many started workers are parked as idle.
 func idleWorkers(p *Pool) int {
 	p.mu.Lock()
@@ -105,8 +113,8 @@ func TestHelpLeavesAQueuedTaskAlone(t *testing.T) {
 }
 
 func TestHelpDropsATaskWhoseContextEnded(t *testing.T) {
-	oneProc(t)
 	p := newPool(t, Config{Workers: 1})
+	noWorkerComes(t, p)
 	h := &probeHandler{probe: newProbe(false)}
 	ctx, cancel := context.WithCancel(context.Background())
 	var task Task
@@ -391,8 +399,8 @@ func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
 }
 
 func TestClaimLeavesTheRunningToTheCaller(t *testing.T) {
-	oneProc(t)
 	p := newPool(t, Config{Workers: 1})
+	noWorkerComes(t, p)
 	h := &probeHandler{probe: newProbe(false)}
 	var task Task
 	type key struct{}
