@@ -3,9 +3,12 @@ package cassandra
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,6 +39,48 @@ func TestAwaitRunsTheQueryItself(t *testing.T) {
 		assert.Equal(t, uint64(i+1), st.CompletedCount)
 		assert.Zero(t, st.BusyWorkers)
 	}
+}
+
+// stackObserver records the functions on the stack of the goroutine that
+// runs a query, from inside the driver.
+type stackObserver struct{ funcs []string }
+
+func (o *stackObserver) ObserveQuery(context.Context, gocql.ObservedQuery) {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	for {
+		f, more := frames.Next()
+		o.funcs = append(o.funcs, f.Function)
+		if !more {
+			return
+		}
+	}
+}
+
+// A query run by its awaiter waits for the server under as few of the
+// library's frames as it can (Await, runHere, Run): every garbage
+// collection walks each frame of each waiting goroutine.
+func TestAwaitRunsTheQueryUnderThreeFrames(t *testing.T) {
+	s, _, _ := sessionServer(t)
+	oneProc(t)
+	obs := &stackObserver{}
+	q := s.Query(fastQuery).Configure(func(q *gocql.Query) *gocql.Query { return q.Observer(obs) })
+	_, err := q.Execute(context.Background()).Await(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), s.Stats().HelpedCount, "the awaiter ran the query")
+
+	// The library's frames from the observer (called by the driver) down
+	// to Await, which the test called.
+	var ours []string
+	for _, f := range obs.funcs {
+		if name, ok := strings.CutPrefix(f, "github.com/async-cassandra/cassandra."); ok {
+			ours = append(ours, name)
+			if strings.HasSuffix(name, ".Await") {
+				break
+			}
+		}
+	}
+	assert.Equal(t, []string{"(*stackObserver).ObserveQuery", "(*execution).Run", "(*execution).runHere", "(*Future[...]).Await"}, ours, "%q", obs.funcs)
 }
 
 // An awaiter whose context may end before the query's must stay free to

@@ -352,9 +352,20 @@ func (h *resolvedHandler) Drop(error) { h.countingHandler.Drop(nil); close(h.don
 // resolves, with no Close to sweep up what was stranded. (The storm above
 // ends with Close, which would drop such a task rather than show it.)
 func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
+	// Help whatever is handed: a queued task then starts only with a
+	// place that Help gave back.
+	resolveStorm(t, 2, func(p *Pool, task *Task, _ *resolvedHandler) { p.Help(task) })
+}
+
+// resolveStorm runs 10 rounds of 16 goroutines that each submit 300 tasks
+// to a pool with the given number of workers (and as many queue places,
+// with the Wait policy), pass each to act, and wait for it to resolve,
+// with no Close to sweep up. Every task must resolve, once, with no more
+// than workers running at once, and no helped task may be left on top.
+func resolveStorm(t *testing.T, workers int, act func(p *Pool, task *Task, h *resolvedHandler)) {
+	t.Helper()
 	for round := range 10 {
-		const workers = 2
-		p, err := New(Config{Workers: workers, Queue: 2, Policy: Wait})
+		p, err := New(Config{Workers: workers, Queue: workers, Policy: Wait})
 		require.NoError(t, err)
 		var running, maxRunning, resolved, twice atomic.Int64
 		var wg sync.WaitGroup
@@ -372,9 +383,7 @@ func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
 						t.Errorf("round %d: %v", round, err)
 						return
 					}
-					// Help whatever is handed: a queued task then
-					// starts only with a place that Help gave back.
-					p.Help(&task)
+					act(p, &task, h)
 					select {
 					case <-h.done:
 					case <-time.After(10 * time.Second):
@@ -385,6 +394,7 @@ func TestPlacesGivenBackByHelpAreNeverLost(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		assert.Nil(t, p.top.Load(), "round %d: tasks left on top", round)
 		require.NoError(t, p.Shutdown(context.Background()))
 		assert.Zero(t, twice.Load())
 		assert.Equal(t, int64(16*300), resolved.Load())
@@ -452,56 +462,40 @@ func TestClaimLeavesAQueuedTaskAlone(t *testing.T) {
 // always comes for a task nobody helps. Afterwards no helped task is left
 // where workers look, keeping its result alive.
 func TestEveryTaskFindsARunner(t *testing.T) {
-	for round := range 10 {
-		const workers = 3
-		p, err := New(Config{Workers: workers, Queue: 3, Policy: Wait})
-		require.NoError(t, err)
-		var running, maxRunning, resolved, twice atomic.Int64
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 300 {
-					h := &resolvedHandler{
-						countingHandler: countingHandler{running: &running, max: &maxRunning, resolved: &resolved, twice: &twice},
-						done:            make(chan struct{}),
-					}
-					var task Task
-					if err := p.SubmitTask(context.Background(), &task, h); err != nil {
-						t.Errorf("round %d: %v", round, err)
-						return
-					}
-					switch rand.IntN(3) {
-					case 0:
-						p.Help(&task)
-					case 1:
-						if ctx, ok := p.Claim(&task); ok {
-							h.Run(ctx)
-							p.Release(true)
-							h.Finish()
-						}
-					}
-					select {
-					case <-h.done:
-					case <-time.After(10 * time.Second):
-						t.Errorf("round %d: a task never resolved: %+v", round, p.Stats())
-						return
-					}
-				}
-			}()
+	resolveStorm(t, 3, func(p *Pool, task *Task, h *resolvedHandler) {
+		switch rand.IntN(3) {
+		case 0:
+			p.Help(task)
+		case 1:
+			if ctx, ok := p.Claim(task); ok {
+				h.Run(ctx)
+				p.Release(true)
+				h.Finish()
+			}
 		}
-		wg.Wait()
-		assert.Nil(t, p.top.Load(), "round %d: tasks left on top", round)
-		require.NoError(t, p.Shutdown(context.Background()))
-		assert.Zero(t, twice.Load())
-		assert.Equal(t, int64(16*300), resolved.Load())
-		assert.LessOrEqual(t, maxRunning.Load(), int64(workers))
-		s := p.Stats()
-		assert.Equal(t, uint64(16*300), s.CompletedCount, "%+v", s)
-		assert.Zero(t, s.BusyWorkers+s.QueueDepth+s.WaitingSubmitters+s.LiveWorkers)
-		if t.Failed() {
-			return
-		}
+	})
+}
+
+// A worker claims the oldest task waiting for one: the newest are the
+// ones their submitters are most likely about to run themselves. Helped
+// tasks are dropped from the stack and the others put back.
+func TestWorkerClaimsTheOldestHandedTask(t *testing.T) {
+	p := newPool(t, Config{Workers: 4})
+	noWorkerComes(t, p)
+	tasks := make([]Task, 3)
+	for i := range tasks {
+		require.NoError(t, p.SubmitTask(context.Background(), &tasks[i], nopHandler{}))
 	}
+	require.True(t, p.Help(&tasks[1]))
+
+	got, putBack := p.takeTop(true)
+	assert.Same(t, &tasks[0], got, "the oldest")
+	assert.True(t, putBack)
+	assert.Same(t, &tasks[2], p.top.Load(), "the helped task is gone, the newest is back")
+	assert.Nil(t, tasks[2].hnext)
+
+	// Account for the task claimed as a worker would have, and help the last.
+	p.Release(true)
+	require.True(t, p.Help(&tasks[2]))
+	assert.Zero(t, p.Stats().BusyWorkers)
 }
