@@ -46,13 +46,6 @@ type operation interface {
 	cancel()
 }
 
-// cancelOp is an operation that can only be cancelled, with its context's
-// CancelFunc.
-type cancelOp context.CancelFunc
-
-func (cancelOp) runHere(context.Context) {}
-func (c cancelOp) cancel()               { c() }
-
 const (
 	futurePending uint32 = iota
 	futureCompleting
@@ -67,19 +60,9 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// newFuture returns a pending future. cancel, if not nil, cancels the
-// operation's context; Cancel calls it.
-func newFuture[T any](cancel context.CancelFunc) *Future[T] {
-	f := &Future[T]{}
-	if cancel != nil {
-		f.op = cancelOp(cancel)
-	}
-	return f
-}
-
 // completedFuture returns a future that has already completed with v and err.
 func completedFuture[T any](v T, err error) *Future[T] {
-	f := newFuture[T](nil)
+	f := new(Future[T])
 	f.complete(v, err)
 	return f
 }

@@ -22,6 +22,23 @@ func futureLeakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 }
 
+// cancelOp is an operation that can only be cancelled, with its context's
+// CancelFunc: the futures of these tests run plain functions on the pool.
+type cancelOp context.CancelFunc
+
+func (cancelOp) runHere(context.Context) {}
+func (c cancelOp) cancel()               { c() }
+
+// newFuture returns a pending future. cancel, if not nil, cancels the
+// operation's context; Cancel calls it.
+func newFuture[T any](cancel context.CancelFunc) *Future[T] {
+	f := &Future[T]{}
+	if cancel != nil {
+		f.op = cancelOp(cancel)
+	}
+	return f
+}
+
 // submitFuture runs fn on p and returns its future, the way the session does.
 func submitFuture[T any](ctx context.Context, p *pool.Pool, fn func(context.Context) (T, error)) *Future[T] {
 	ctx, cancel := context.WithCancel(ctx)

@@ -9,7 +9,8 @@
 //
 // Every accepted task is resolved exactly once: either run is called on a
 // worker (or, through Help, on the goroutine waiting for it), or drop is
-// called with the reason it never ran.
+// called with the reason it never ran; or the goroutine waiting for it
+// takes it with Claim and does either itself.
 package pool
 
 import (
