@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,4 +84,60 @@ func BenchmarkExecuteInProcess(b *testing.B) {
 var garbage struct {
 	obj, row any
 	ch       chan struct{}
+}
+
+// BenchmarkGCWithWaitingRequests measures what 512 requests waiting for
+// the server cost each garbage collection: every collection walks the
+// stack of every waiting goroutine, frame by frame, and marks what the
+// requests keep alive. Raw gocql and Execute (run by the awaiter) wait in
+// the same driver call; the difference per request is the wrapper's.
+// ns/op is one full collection; ns/request divides it by the requests.
+func BenchmarkGCWithWaitingRequests(b *testing.B) {
+	const waiting = 512
+	for _, impl := range []string{"raw", "async"} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			srv := cqltest.NewServer(b)
+			srv.SetRows("SELECT v FROM ks.held", cqltest.Cols("v", cqltest.Text), [][]any{{"value"}})
+			hold := make(chan struct{})
+			srv.DelayPage("SELECT v FROM ks.held", 1, hold)
+			cluster, err := NewAsyncCluster(srv.ClusterConfig(), WithWorkers(waiting))
+			require.NoError(b, err)
+			defer cluster.Close()
+			ctx := context.Background()
+			s, err := cluster.Connect(ctx)
+			require.NoError(b, err)
+			op := func() error {
+				var v string
+				return s.Gocql().Query("SELECT v FROM ks.held").ScanContext(ctx, &v)
+			}
+			if impl == "async" {
+				op = func() error {
+					rs, err := s.Execute(ctx, "SELECT v FROM ks.held").Await(ctx)
+					if err != nil {
+						return err
+					}
+					var v string
+					return rs.One(&v)
+				}
+			}
+			errs := make(chan error, waiting)
+			for range waiting {
+				go func() { errs <- op() }()
+			}
+			for srv.Requests("SELECT v FROM ks.held") < waiting {
+				runtime.Gosched()
+			}
+			runtime.GC()
+			b.ResetTimer()
+			for range b.N {
+				runtime.GC()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/waiting, "ns/request")
+			close(hold)
+			for range waiting {
+				require.NoError(b, <-errs)
+			}
+		})
+	}
 }

@@ -11,9 +11,12 @@
 //	go run ./cmd/abload -op read -c 1,64,512 -pairs 150
 //	go run ./cmd/abload -op write -c 64 -pairs 300 -slice 100ms
 //	go run ./cmd/abload -op read -c 512 -b raw      # the method's own spread
+//	go run ./cmd/abload -op read -c 64,512 -b raw+cpu -burn 1us  # what 1 µs of client CPU costs
 //
-// For each concurrency it prints both variants' throughput, client CPU,
-// garbage-collector CPU, collections, allocations and bytes per operation,
+// For each concurrency it prints both variants' throughput, client CPU, the
+// local node's CPU (when it runs on this machine), the client's read and
+// write system calls, garbage-collector CPU, collections, allocations and
+// bytes per operation,
 // and the second variant's throughput relative to raw: the ratio of the
 // totals, and the median of the per-pair ratios with a 95% bootstrap
 // interval. It talks only to CASSANDRA_HOSTS (default 127.0.0.1).
@@ -58,7 +61,9 @@ func main() {
 	pairs := flag.Int("pairs", 30, "measured pairs of slices per level")
 	slice := flag.Duration("slice", 200*time.Millisecond, "length of one slice")
 	against := flag.String("b", "async", "what to compare with raw gocql: async, raw (the method's own spread), "+
-		"raw+garbage (raw plus 512 bytes and a channel per request) or raw+frames (raw called 5 frames deeper)")
+		"raw+garbage (raw plus 512 bytes and a channel per request), raw+frames (raw called 5 frames deeper) "+
+		"or raw+cpu (raw plus -burn of client CPU per request)")
+	burn := flag.Duration("burn", 2*time.Microsecond, "the client CPU raw+cpu adds to each request")
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
@@ -132,13 +137,19 @@ func main() {
 		}
 	case "raw+frames":
 		variants[1].op = func(i int) error { return deeper(5, rawOp, i) }
+	case "raw+cpu":
+		n := spinsFor(*burn)
+		variants[1].op = func(i int) error {
+			spin(n)
+			return rawOp(i)
+		}
 	default:
-		log.Fatalf("abload: -b must be async, raw, raw+garbage or raw+frames, not %q", *against)
+		log.Fatalf("abload: -b must be async, raw, raw+garbage, raw+frames or raw+cpu, not %q", *against)
 	}
 
 	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, node.Hosts())
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tidle mark µs/op\tmutex wait µs/op\tscheds/op\tmean runnable µs\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
+	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tserver CPU µs/op\tsyscalls/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tidle mark µs/op\tmutex wait µs/op\tscheds/op\tmean runnable µs\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
 	for _, c := range cs {
 		// One pair to warm up: connections, prepared statements, stacks.
 		for i := range variants {
@@ -184,8 +195,8 @@ func main() {
 				ratio = fmt.Sprintf("%.3f", t.rate()/totals[0].rate())
 				interval = fmt.Sprintf("%.3f [%.3f, %.3f]", med, lo, hi)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%d\n", c, variants[v].name, t.ops, t.rate(),
-				t.per(t.cpu.Seconds()*1e6), t.per(t.gcCPU*1e6), t.per(float64(t.gcs)*1000), t.per(float64(t.allocs)), t.per(float64(t.bytes)),
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%d\n", c, variants[v].name, t.ops, t.rate(),
+				t.per(t.cpu.Seconds()*1e6), t.per(t.server.Seconds()*1e6), t.per(float64(t.syscalls)), t.per(t.gcCPU*1e6), t.per(float64(t.gcs)*1000), t.per(float64(t.allocs)), t.per(float64(t.bytes)),
 				t.per(t.rt.idleMark*1e6), t.per(t.rt.mutexWait*1e6), t.per(float64(t.rt.schedCount)*schedSampling),
 				t.rt.schedSum/float64(max(t.rt.schedCount, 1))*1e6, ratio, interval, *pairs)
 		}
@@ -250,6 +261,34 @@ func deeper(n int, op func(int) error, i int) error {
 	return deeper(n-1, op, i)
 }
 
+// spinSink keeps spin's work from being optimised away.
+var spinSink atomic.Uint64
+
+// spin burns CPU for n rounds of a small computation, touching no memory.
+//
+//go:noinline
+func spin(n int) {
+	x := uint64(n)
+	for range n {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	spinSink.Store(x)
+}
+
+// spinsFor calibrates spin, before any load, to the rounds that take d of
+// CPU: a fixed count burns the same CPU whether or not the goroutine is
+// descheduled halfway, which a loop watching the clock would not.
+func spinsFor(d time.Duration) int {
+	const rounds = 1 << 24
+	best := time.Duration(math.MaxInt64)
+	for range 5 {
+		start := time.Now()
+		spin(rounds)
+		best = min(best, time.Since(start))
+	}
+	return int(float64(rounds) * float64(d) / float64(best))
+}
+
 type variant struct {
 	name string
 	op   func(i int) error
@@ -257,20 +296,24 @@ type variant struct {
 
 // sample is what one slice (or the sum of several) measured.
 type sample struct {
-	ops     int64
-	elapsed time.Duration
-	cpu     time.Duration  // the process's user and system CPU
-	gcCPU   float64        // seconds of CPU the garbage collector used
-	gcs     uint64         // garbage collections
-	allocs  uint64         // heap objects allocated
-	bytes   uint64         // heap bytes allocated
-	rt      runtimeMetrics // the scheduler's and the mutexes' counters (differences)
+	ops      int64
+	elapsed  time.Duration
+	cpu      time.Duration  // the process's user and system CPU
+	server   time.Duration  // the local node's CPU (0 if it is not a local process)
+	syscalls int64          // the process's read and write system calls
+	gcCPU    float64        // seconds of CPU the garbage collector used
+	gcs      uint64         // garbage collections
+	allocs   uint64         // heap objects allocated
+	bytes    uint64         // heap bytes allocated
+	rt       runtimeMetrics // the scheduler's and the mutexes' counters (differences)
 }
 
 func (s *sample) add(o sample) {
 	s.ops += o.ops
 	s.elapsed += o.elapsed
 	s.cpu += o.cpu
+	s.server += o.server
+	s.syscalls += o.syscalls
 	s.gcCPU += o.gcCPU
 	s.gcs += o.gcs
 	s.allocs += o.allocs
@@ -298,6 +341,7 @@ func run(c int, d time.Duration, op func(int) error) (sample, error) {
 	// pays for collecting its own (all but the last, partial cycle's).
 	runtime.GC()
 	before, m0 := cpuTime(), readMetrics()
+	server0, sys0 := serverCPU(), syscallCount()
 	start := time.Now()
 	for range c {
 		wg.Add(1)
@@ -315,7 +359,8 @@ func run(c int, d time.Duration, op func(int) error) (sample, error) {
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
 	wg.Wait()
-	s := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - before}
+	s := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - before,
+		server: serverCPU() - server0, syscalls: syscallCount() - sys0}
 	m1 := readMetrics()
 	s.gcCPU = m1.gcCPU - m0.gcCPU
 	s.allocs, s.bytes = m1.allocs-m0.allocs, m1.bytes-m0.bytes
@@ -374,6 +419,59 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverPID is the local node's process, found once; 0 if there is none.
+var serverPID = sync.OnceValue(func() int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), "org.apache.cassandra.service.CassandraDaemon") {
+			return pid
+		}
+	}
+	return 0
+})
+
+// serverCPU returns the local node's user plus system CPU time, or 0.
+func serverCPU() time.Duration {
+	pid := serverPID()
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis; utime and stime are
+	// the 14th and 15th fields of the whole line, in clock ticks (100 Hz).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// syscallCount returns the read and write system calls the process has made.
+func syscallCount() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ": "); ok && (k == "syscr" || k == "syscw") {
+			x, _ := strconv.ParseInt(v, 10, 64)
+			n += x
+		}
+	}
+	return n
 }
 
 // connect makes the table and the two sessions, with identical driver
