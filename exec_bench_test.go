@@ -125,7 +125,12 @@ func BenchmarkGCWithWaitingRequests(b *testing.B) {
 				go func() { errs <- op() }()
 			}
 			for srv.Requests("SELECT v FROM ks.held") < waiting {
-				runtime.Gosched()
+				select {
+				case err := <-errs:
+					b.Fatalf("a request ended before it was held: %v", err)
+				default:
+					runtime.Gosched()
+				}
 			}
 			runtime.GC()
 			b.ResetTimer()

@@ -14,7 +14,7 @@
 //	go run ./cmd/abload -op read -c 64,512 -b raw+cpu -burn 1us  # what 1 µs of client CPU costs
 //
 // For each concurrency it prints both variants' throughput, client CPU, the
-// local node's CPU (when it runs on this machine), the client's read and
+// node's CPU (when one node runs on this machine), the client's read and
 // write system calls, garbage-collector CPU, collections, allocations and
 // bytes per operation,
 // and the second variant's throughput relative to raw: the ratio of the
@@ -421,9 +421,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// serverPID is the local node's process, found once; 0 if there is none.
+// serverPID is the process of the Cassandra node running on this machine,
+// found once. It is 0 if there is none, or more than one (a local cluster),
+// since which of them serves the load is not known.
 var serverPID = sync.OnceValue(func() int {
 	dirs, _ := os.ReadDir("/proc")
+	found := 0
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
@@ -431,10 +434,13 @@ var serverPID = sync.OnceValue(func() int {
 		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(cmd), "org.apache.cassandra.service.CassandraDaemon") {
-			return pid
+			if found != 0 {
+				return 0
+			}
+			found = pid
 		}
 	}
-	return 0
+	return found
 })
 
 // serverCPU returns the local node's user plus system CPU time, or 0.
@@ -448,7 +454,8 @@ func serverCPU() time.Duration {
 		return 0
 	}
 	// Fields after the command's closing parenthesis; utime and stime are
-	// the 14th and 15th fields of the whole line, in clock ticks (100 Hz).
+	// the 14th and 15th fields of the whole line, in clock ticks (100 Hz on
+	// Linux): 10 ms steps, so only sums over many slices mean anything.
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	if len(f) < 13 {
 		return 0
