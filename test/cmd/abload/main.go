@@ -70,11 +70,17 @@ func main() {
 	profileHz := flag.Int("profile-hz", 0, "CPU profile samples per second with -profile (0: the runtime's 100); "+
 		"the runtime warns once that the rate was already set, which is expected")
 	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run (both sides) to this file")
+	allocProfile := flag.String("allocprofile", "", "write a profile of the whole run's allocations (both sides; "+
+		"one sample per 4 KiB allocated) to this file")
 	flag.Parse()
 	cpuProfileHz = *profileHz
 	if *mutexProfile != "" {
 		runtime.SetMutexProfileFraction(1)
 		defer writeProfile("mutex", *mutexProfile)
+	}
+	if *allocProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer writeProfile("allocs", *allocProfile)
 	}
 	if *opName != "read" && *opName != "write" {
 		log.Fatalf("abload: -op must be read or write, not %q", *opName)
