@@ -165,9 +165,13 @@ auto_snapshot: false
 concurrent_compactors: 1
 # Tests create and drop many tables; keep schema work light.
 snapshot_before_compaction: false
-# Let tests measure client-side timeouts rather than wait on long server ones.
-read_request_timeout: 5000ms
-write_request_timeout: 2000ms
+# The node shares two cores with the tests, and the load tests keep hundreds
+# of requests in flight on it, from a cold start: Cassandra's default 2 s for
+# a write once timed out an insert there ("Operation timed out - received
+# only 0 responses") while the JVM stalled. These stay below the tests' 10 s
+# client timeout, so a real stall still surfaces as the server's typed error.
+read_request_timeout: 8000ms
+write_request_timeout: 8000ms
 range_request_timeout: 10000ms
 request_timeout: 10000ms
 EOF
