@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -73,6 +74,8 @@ func (b *Batch) RetryPolicy(p gocql.RetryPolicy) *Batch { b.retry = p; return b 
 func (b *Batch) Timestamp(micros int64) *Batch { b.timestamp, b.hasTS = micros, true; return b }
 
 // Configure registers fn to adjust the driver's batch before each execution.
+// fn must return the batch it is given (or one derived from it); a nil fn,
+// or one that returns nil, makes the execution fail with an error.
 func (b *Batch) Configure(fn func(*gocql.Batch) *gocql.Batch) *Batch {
 	b.configure = append(b.configure, fn)
 	return b
@@ -92,7 +95,9 @@ func batchStatement(stmts []string) string {
 	return "BATCH: " + strings.Join(stmts, "; ")
 }
 
-func (b *Batch) build() *gocql.Batch {
+// build returns a fresh driver batch with b's settings. It fails only if a
+// Configure function is nil or returns nil.
+func (b *Batch) build() (*gocql.Batch, error) {
 	gb := b.s.gs.Batch(b.kind)
 	for _, e := range b.entries {
 		gb.Query(e.stmt, e.values...)
@@ -115,10 +120,15 @@ func (b *Batch) build() *gocql.Batch {
 	if b.hasTS {
 		gb.WithTimestamp(b.timestamp)
 	}
-	for _, fn := range b.configure {
-		gb = fn(gb)
+	for i, fn := range b.configure {
+		if fn == nil {
+			return nil, errConfigure(i, false)
+		}
+		if gb = fn(gb); gb == nil {
+			return nil, errConfigure(i, true)
+		}
 	}
-	return gb
+	return gb, nil
 }
 
 // Execute runs the batch on the session's worker pool. The future's
@@ -126,8 +136,11 @@ func (b *Batch) build() *gocql.Batch {
 // Context semantics are those of Query.Execute.
 func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	stmt := b.statement()
-	if len(b.entries) == 0 {
+	switch {
+	case len(b.entries) == 0:
 		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
+	case b.kind != gocql.LoggedBatch && b.kind != gocql.UnloggedBatch && b.kind != gocql.CounterBatch:
+		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: fmt.Errorf("cassandra: unknown batch type %d", b.kind)})
 	}
 	// The driver's batch is built now, so adding statements later does not
 	// affect this execution.

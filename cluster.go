@@ -60,6 +60,9 @@ func NewAsyncCluster(cfg *gocql.ClusterConfig, opts ...Option) (*AsyncCluster, e
 // and the session that arrives late is closed as soon as it does. Set-up is
 // bounded in any case by cfg.ConnectTimeout and cfg.Timeout.
 func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

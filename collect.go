@@ -63,6 +63,9 @@ func CollectRows[T any](rows Rows, fn RowToFunc[T]) ([]T, error) {
 //
 // AppendRows closes the rows automatically on return.
 func AppendRows[T any, S ~[]T](s S, rows Rows, fn RowToFunc[T]) (out S, err error) {
+	if err := checkCollect(rows, fn == nil); err != nil {
+		return nil, err
+	}
 	defer func() {
 		closeRows(rows, &err)
 		if err != nil {
@@ -101,6 +104,9 @@ func CollectExactlyOneRow[T any](rows Rows, fn RowToFunc[T]) (T, error) {
 
 func collectOne[T any](rows Rows, fn RowToFunc[T], exactlyOne bool) (v T, err error) {
 	var zero T
+	if err := checkCollect(rows, fn == nil); err != nil {
+		return zero, err
+	}
 	defer func() {
 		closeRows(rows, &err)
 		if err != nil {
@@ -132,6 +138,9 @@ func collectOne[T any](rows Rows, fn RowToFunc[T], exactlyOne bool) (v T, err er
 //
 // ForEachRow closes the rows automatically on return.
 func ForEachRow(rows Rows, scans []any, fn func() error) (err error) {
+	if err := checkCollect(rows, fn == nil); err != nil {
+		return err
+	}
 	defer closeRows(rows, &err)
 	for rows.Next() {
 		if err := rows.Scan(scans...); err != nil {
@@ -142,6 +151,20 @@ func ForEachRow(rows Rows, scans []any, fn func() error) (err error) {
 		}
 	}
 	return rows.Err()
+}
+
+// checkCollect rejects a nil rows, or a nil function (fnNil) to call for
+// each row. In the second case rows are closed all the same, as the caller
+// promises, so that a stream stops fetching.
+func checkCollect(rows Rows, fnNil bool) error {
+	if rows == nil {
+		return errors.New("cassandra: nil Rows")
+	}
+	if fnNil {
+		rows.Close()
+		return errors.New("cassandra: nil row function")
+	}
+	return nil
 }
 
 // closeRows closes rows and stores the error from Close in *err unless an

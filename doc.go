@@ -74,4 +74,8 @@
 // its values), the attempts and the host. It unwraps to the driver's typed
 // error (such as *gocql.RequestErrWriteTimeout) or to the context's error,
 // so errors.As and errors.Is see through it.
+//
+// A mistake in calling the library, such as a nil context or a Configure
+// function that returns nil, is an error from the call that was given it
+// (or the error its future completes with), not a panic; nothing is sent.
 package cassandra

@@ -111,3 +111,18 @@ func wrapQueryError(stmt string, attempts int, host *gocql.HostInfo, err error) 
 
 // errEmptyBatch is the cause when a batch with no statements is executed.
 var errEmptyBatch = errors.New("cassandra: batch has no statements")
+
+// errNilContext is returned, or is the cause of a future's error, when a
+// method is given a nil context.Context. Like net/http, the library reports
+// the mistake where it is made instead of panicking on the context's first
+// use, possibly on another goroutine.
+var errNilContext = errors.New("cassandra: nil Context")
+
+// errConfigure reports that the i-th Configure function (counting from 1)
+// is nil, or returned nil: the driver's request cannot be built without it.
+func errConfigure(i int, returned bool) error {
+	if returned {
+		return fmt.Errorf("cassandra: Configure function %d returned nil", i+1)
+	}
+	return fmt.Errorf("cassandra: Configure function %d is nil", i+1)
+}

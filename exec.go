@@ -40,6 +40,10 @@ type execution struct {
 func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q *Query, b *Batch, values []any) *Future[*ResultSet] {
 	e.s = s
 	e.start = s.clock()
+	if ctx == nil {
+		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, errNilContext))
+		return &e.fut
+	}
 	if s.closing.Load() {
 		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, ErrClosed))
 		return &e.fut
@@ -89,14 +93,14 @@ func (e *execution) build(stmt string, q *Query, b *Batch, values []any) (err er
 	}()
 	switch {
 	case b != nil:
-		e.batch = b.build()
+		e.batch, err = b.build()
 	case q != nil:
-		e.query = q.build()
+		e.query, err = q.build()
 		e.singlePage = q.singlePage
 	default:
 		e.query = e.s.gs.Query(stmt, values...).PageSize(e.s.opts.pageSize)
 	}
-	return nil
+	return err
 }
 
 // statement names the work in errors: the query's text, or the batch's

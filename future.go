@@ -100,7 +100,7 @@ func (f *Future[T]) doneChan() chan struct{} {
 // ctx is done first, Await returns the zero value and ctx.Err(); the
 // operation is not cancelled (use Cancel for that) and f may still complete
 // later. If f has already completed, Await returns its result even when ctx
-// is done.
+// is done. A nil ctx is an error, whether or not f has completed.
 //
 // A query that no worker has started yet when Await is called may run on
 // the calling goroutine instead, if ctx is the context the query was
@@ -110,6 +110,10 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	// This repeats wait rather than calling it: a request run here waits
 	// for the server with this goroutine's stack under it, and every
 	// garbage collection walks each frame of every waiting stack.
+	if ctx == nil {
+		var zero T
+		return zero, errNilContext
+	}
 	if !f.completed() && f.op != nil {
 		f.op.runHere(ctx)
 	}
@@ -221,9 +225,13 @@ func (e *PanicError) Unwrap() error {
 // failed ones) together with the error of the first failed future in
 // argument order, so the result does not depend on timing. If ctx is done
 // first, AwaitAll returns nil and ctx.Err() at once; the futures are not
-// cancelled. AwaitAll starts no goroutines: since every future must complete,
+// cancelled. A nil ctx or a nil future is an error, reported before any
+// waiting. AwaitAll starts no goroutines: since every future must complete,
 // it awaits them in order.
 func AwaitAll[T any](ctx context.Context, futs ...*Future[T]) ([]T, error) {
+	if err := checkAwait("AwaitAll", ctx, futs); err != nil {
+		return nil, err
+	}
 	results := make([]T, len(futs))
 	var first error
 	for i, f := range futs {
@@ -241,6 +249,20 @@ func AwaitAll[T any](ctx context.Context, futs ...*Future[T]) ([]T, error) {
 	return results, first
 }
 
+// checkAwait rejects a nil ctx or a nil future given to fn, before any
+// waiting starts.
+func checkAwait[T any](fn string, ctx context.Context, futs []*Future[T]) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	for i, f := range futs {
+		if f == nil {
+			return fmt.Errorf("cassandra: %s: future %d is nil", fn, i)
+		}
+	}
+	return nil
+}
+
 // errNoFutures is returned by AwaitAny when it is given no futures.
 var errNoFutures = errors.New("cassandra: AwaitAny needs at least one future")
 
@@ -253,9 +275,10 @@ const maxAwaitAny = 65535
 // the lowest index wins when they were already complete on entry; otherwise
 // the choice among those that complete together is random. If ctx is done
 // first, AwaitAny returns -1 and ctx.Err(); no future is cancelled.
-// AwaitAny returns an error if futs is empty or longer than 65535. It starts
-// no goroutines: it checks every future once and then waits in a single
-// reflect.Select over their Done channels, so each call costs O(len(futs)).
+// AwaitAny returns an error if futs is empty or longer than 65535, or if ctx
+// or a future is nil. It starts no goroutines: it checks every future once
+// and then waits in a single reflect.Select over their Done channels, so
+// each call costs O(len(futs)).
 func AwaitAny[T any](ctx context.Context, futs ...*Future[T]) (int, T, error) {
 	var zero T
 	switch {
@@ -263,6 +286,9 @@ func AwaitAny[T any](ctx context.Context, futs ...*Future[T]) (int, T, error) {
 		return -1, zero, errNoFutures
 	case len(futs) > maxAwaitAny:
 		return -1, zero, fmt.Errorf("cassandra: AwaitAny takes at most %d futures, got %d", maxAwaitAny, len(futs))
+	}
+	if err := checkAwait("AwaitAny", ctx, futs); err != nil {
+		return -1, zero, err
 	}
 	for i, f := range futs {
 		if v, err, ok := f.TryResult(); ok {

@@ -80,7 +80,8 @@ func (q *Query) HostID(id string) *Query { q.hostID = id; return q }
 
 // Configure registers fn to adjust the driver's query before each execution:
 // the escape hatch to every gocql setting this builder does not name. fn
-// must return the query it is given (or one derived from it).
+// must return the query it is given (or one derived from it); a nil fn, or
+// one that returns nil, makes the execution fail with an error.
 func (q *Query) Configure(fn func(*gocql.Query) *gocql.Query) *Query {
 	q.configure = append(q.configure, fn)
 	return q
@@ -91,8 +92,9 @@ func (q *Query) Statement() string { return q.stmt }
 
 // build returns a fresh driver query with q's settings. Automatic paging is
 // off: the caller fetches page by page, so that each page is one request on
-// the worker pool.
-func (q *Query) build() *gocql.Query {
+// the worker pool. It fails only if a Configure function is nil or returns
+// nil.
+func (q *Query) build() (*gocql.Query, error) {
 	gq := q.s.gs.Query(q.stmt, q.values...)
 	if q.hasCons {
 		gq.Consistency(q.cons)
@@ -120,11 +122,16 @@ func (q *Query) build() *gocql.Query {
 	if q.hostID != "" {
 		gq.SetHostID(q.hostID)
 	}
-	for _, fn := range q.configure {
-		gq = fn(gq)
+	for i, fn := range q.configure {
+		if fn == nil {
+			return nil, errConfigure(i, false)
+		}
+		if gq = fn(gq); gq == nil {
+			return nil, errConfigure(i, true)
+		}
 	}
 	gq.PageState(q.pageState)
-	return gq
+	return gq, nil
 }
 
 // Execute runs the query on the session's worker pool and returns a future

@@ -152,6 +152,9 @@ func (rs *ResultSet) MapScan(m map[string]any) error { return mapScan(rs, m) }
 
 // mapScan copies the current row of r into m (see RowToMap).
 func mapScan(r CollectableRow, m map[string]any) error {
+	if m == nil {
+		return errors.New("cassandra: MapScan: nil map")
+	}
 	row, err := RowToMap(r)
 	if err != nil {
 		return err

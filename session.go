@@ -69,7 +69,8 @@ func (s *AsyncSession) Query(stmt string, values ...any) *Query {
 
 // Batch returns a builder for a batch of the given kind: gocql.LoggedBatch,
 // gocql.UnloggedBatch or gocql.CounterBatch. A logged batch whose statements
-// have IF conditions is a conditional (lightweight transaction) batch.
+// have IF conditions is a conditional (lightweight transaction) batch. Any
+// other kind makes Execute fail with an error, before anything is sent.
 func (s *AsyncSession) Batch(kind gocql.BatchType) *Batch {
 	return &Batch{s: s, kind: kind}
 }
@@ -88,6 +89,9 @@ func (s *AsyncSession) Stats() PoolStats { return s.pool.Stats() }
 // leaves the remaining work running; call Close to stop it. Shutdown may be
 // called more than once and concurrently with queries and with Close.
 func (s *AsyncSession) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	s.closing.Store(true)
 	if err := s.pool.Shutdown(ctx); err != nil {
 		return err

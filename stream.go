@@ -160,6 +160,11 @@ func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
 	}
 	st := &Stream{s: q.s, q: *q, cfg: cfg, ready: make(chan struct{}, 1)}
 	st.fetch.st = st
+	if ctx == nil {
+		st.ctx, st.cancel = context.WithCancel(context.Background())
+		st.fail(errNilContext)
+		return st
+	}
 	st.ctx, st.cancel = context.WithCancel(ctx)
 	if err := cfg.validate(); err != nil {
 		st.fail(err)
@@ -214,7 +219,11 @@ func (f *streamFetch) Run(ctx context.Context) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	gq := st.q.build()
+	gq, err := st.q.build()
+	if err != nil {
+		f.page, f.err = nil, wrapQueryError(st.q.stmt, 0, nil, err)
+		return
+	}
 	gq.PageState(f.state)
 	it := gq.IterContext(ctx)
 	page, err := newPage(it, f.number)
@@ -565,6 +574,10 @@ func RowsAs[T any](st *Stream, fn RowToFunc[T]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		defer st.release()
 		var zero T
+		if fn == nil {
+			yield(zero, errors.New("cassandra: RowsAs: nil row function"))
+			return
+		}
 		for st.Next() {
 			v, err := fn(st)
 			if err != nil {
