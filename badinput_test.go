@@ -141,6 +141,26 @@ func TestNilConfigureIsAnError(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+func TestNegativePageSizeIsAnError(t *testing.T) {
+	s, srv, _ := sessionServer(t)
+	ctx := context.Background()
+	_, err := s.Query(fastQuery).PageSize(-1).Execute(ctx).Await(ctx)
+	var qe *QueryError
+	require.ErrorAs(t, err, &qe)
+	assert.Equal(t, fastQuery, qe.Statement)
+	assert.ErrorContains(t, err, "PageSize: must not be negative, got -1")
+
+	st := s.Query(fastQuery).PageSize(-1).Stream(ctx)
+	assert.False(t, st.Next())
+	assert.ErrorContains(t, st.Err(), "PageSize: must not be negative, got -1")
+	require.NoError(t, st.Close())
+	assert.Zero(t, srv.Requests(fastQuery), "nothing was sent")
+
+	rs, err := s.Query(fastQuery).PageSize(0).Execute(ctx).Await(ctx)
+	require.NoError(t, err, "0 is the session's page size")
+	assert.Equal(t, 1, rs.RowCount())
+}
+
 func TestUnknownBatchTypeIsAnError(t *testing.T) {
 	s, srv, _ := sessionServer(t)
 	ctx := context.Background()

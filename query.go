@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"fmt"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
@@ -47,7 +48,8 @@ func (q *Query) SerialConsistency(c gocql.Consistency) *Query {
 	return q
 }
 
-// PageSize sets how many rows each page holds (default WithPageSize).
+// PageSize sets how many rows each page holds; 0 means the session's
+// WithPageSize. A negative n makes the execution fail with an error.
 func (q *Query) PageSize(n int) *Query { q.pageSize = n; return q }
 
 // Idempotent marks the statement safe to run more than once. gocql retries
@@ -92,9 +94,12 @@ func (q *Query) Statement() string { return q.stmt }
 
 // build returns a fresh driver query with q's settings. Automatic paging is
 // off: the caller fetches page by page, so that each page is one request on
-// the worker pool. It fails only if a Configure function is nil or returns
-// nil.
+// the worker pool. It fails if the page size is negative, or a Configure
+// function is nil or returns nil.
 func (q *Query) build() (*gocql.Query, error) {
+	if q.pageSize < 0 {
+		return nil, fmt.Errorf("cassandra: PageSize: must not be negative, got %d", q.pageSize)
+	}
 	gq := q.s.gs.Query(q.stmt, q.values...)
 	if q.hasCons {
 		gq.Consistency(q.cons)
