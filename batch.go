@@ -136,11 +136,15 @@ func (b *Batch) build() (*gocql.Batch, error) {
 // Context semantics are those of Query.Execute.
 func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	stmt := b.statement()
+	var err error
 	switch {
 	case len(b.entries) == 0:
-		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: errEmptyBatch})
+		err = errEmptyBatch
 	case b.kind != gocql.LoggedBatch && b.kind != gocql.UnloggedBatch && b.kind != gocql.CounterBatch:
-		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: fmt.Errorf("cassandra: unknown batch type %d", b.kind)})
+		err = fmt.Errorf("cassandra: unknown batch type %d", b.kind)
+	}
+	if err != nil {
+		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: err})
 	}
 	// The driver's batch is built now, so adding statements later does not
 	// affect this execution.
