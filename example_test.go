@@ -2,9 +2,12 @@ package cassandra_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -47,6 +50,50 @@ func ExampleAsyncSession_Execute() {
 		return
 	}
 	fmt.Println(name)
+}
+
+// Authentication and TLS are the driver's settings: configure them on the
+// gocql.ClusterConfig before wrapping it.
+func ExampleNewAsyncCluster() {
+	caPEM, err := os.ReadFile("/etc/cassandra/ca.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		log.Fatal("no certificate in ca.pem")
+	}
+
+	cfg := gocql.NewCluster("db1.example.internal", "db2.example.internal")
+	cfg.Authenticator = gocql.PasswordAuthenticator{
+		Username: "app",
+		Password: os.Getenv("CASSANDRA_PASSWORD"),
+	}
+	cfg.SslOpts = &gocql.SslOptions{
+		Config:                 &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		EnableHostVerification: true,
+	}
+	cfg.Consistency = gocql.LocalQuorum
+
+	// At most 256 requests in flight; up to 1024 more wait for a place,
+	// and beyond that Execute fails at once with ErrOverloaded.
+	cluster, err := cassandra.NewAsyncCluster(cfg,
+		cassandra.WithWorkers(256),
+		cassandra.WithQueue(1024),
+		cassandra.WithQueueFullPolicy(cassandra.QueueFailFast),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cluster.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	session, err := cluster.Connect(ctx)
+	if err != nil {
+		log.Fatal(err) // a wrong password or certificate fails here
+	}
+	defer session.Close()
 }
 
 func ExampleAwaitAll() {
