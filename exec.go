@@ -14,7 +14,8 @@ import (
 // execution is one run of a query or a batch. The future, the pool's
 // bookkeeping, the driver's request and the result share one allocation:
 // this is the path every request takes, and the pool hand-off must cost the
-// caller little more than the driver call itself.
+// caller little more than the driver call itself. Only a result with
+// columns adds a second, for reading its rows (see resultRows).
 type execution struct {
 	fut        Future[*ResultSet]
 	err        error // the outcome of Run, published by Finish

@@ -24,23 +24,27 @@ import (
 // Attempts, Latency, RowCount) may be called at any time. A ResultSet is
 // meant for one goroutine at a time.
 type ResultSet struct {
-	pages    []*gocql.Iter // pages with rows not read yet, oldest first
-	meta     *resultMeta   // nil unless the result has a page state or warnings
+	rows     *resultRows // nil for a result without columns, as most writes are
+	meta     *resultMeta // nil unless the result has a page state or warnings
 	host     *gocql.HostInfo
 	latency  time.Duration
 	rowCount int
 	err      error
 
-	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
-
-	cur cursor    // its columns are the result's
-	one oneColumn // the cursor's buffers for a row of one column
-
 	// Kept together so that they share one word.
 	attempts int32 // requests sent, over every page and retry
 	applied  bool
-	peeked   bool // cur holds a row that Next has not reported yet
+	peeked   bool // rows.cur holds a row that Next has not reported yet
 	closed   bool
+}
+
+// resultRows is what reading rows takes. A result without columns never
+// allocates it, which keeps the execution of a write smaller.
+type resultRows struct {
+	pages    []*gocql.Iter  // pages with rows not read yet, oldest first
+	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
+	cur      cursor         // its columns are the result's
+	one      oneColumn      // the cursor's buffers for a row of one column
 }
 
 // resultMeta is what few results have. Keeping it apart keeps the
@@ -63,8 +67,10 @@ func (rs *ResultSet) metadata() *resultMeta {
 func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	rs.attempts += int32(iter.Attempts())
 	rs.host = iter.Host()
-	if rs.cur.columns == nil {
-		rs.cur.columns = iter.Columns()
+	if rs.rows == nil {
+		if cols := iter.Columns(); len(cols) > 0 {
+			rs.rows = &resultRows{cur: cursor{columns: cols}}
+		}
 	}
 	// Warnings live in the frame, which Close releases.
 	if w := iter.Warnings(); len(w) > 0 {
@@ -74,11 +80,15 @@ func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	if iter.NumRows() == 0 {
 		return iter.Close()
 	}
-	rs.rowCount += iter.NumRows()
-	if rs.pages == nil {
-		rs.pages = rs.pagesBuf[:0]
+	if rs.rows == nil {
+		rs.rows = new(resultRows) // rows without columns: not from Cassandra
 	}
-	rs.pages = append(rs.pages, iter)
+	rs.rowCount += iter.NumRows()
+	r := rs.rows
+	if r.pages == nil {
+		r.pages = r.pagesBuf[:0]
+	}
+	r.pages = append(r.pages, iter)
 	return nil
 }
 
@@ -88,12 +98,16 @@ func (rs *ResultSet) start(pageState []byte) {
 	if len(pageState) > 0 {
 		rs.metadata().pageState = pageState
 	}
-	columns := rs.cur.columns
-	rs.cur.setColumns(columns, &rs.one)
+	r := rs.rows
+	if r == nil {
+		return
+	}
+	columns := r.cur.columns
+	r.cur.setColumns(columns, &r.one)
 	if len(columns) == 0 || columns[0].Name != "[applied]" || !rs.Next() {
 		return
 	}
-	if err := gocql.Unmarshal(rs.cur.raw[0].info, rs.cur.raw[0].data, &rs.applied); err != nil {
+	if err := gocql.Unmarshal(r.cur.raw[0].info, r.cur.raw[0].data, &rs.applied); err != nil {
 		rs.err = fmt.Errorf("cassandra: reading [applied]: %w", err)
 		rs.Close()
 		return
@@ -112,8 +126,13 @@ func (rs *ResultSet) Next() bool {
 		rs.peeked = false
 		return true
 	}
+	r := rs.rows
+	if r == nil {
+		rs.Close()
+		return false
+	}
 	for {
-		ok, err := rs.cur.next()
+		ok, err := r.cur.next()
 		if ok {
 			return true
 		}
@@ -122,13 +141,13 @@ func (rs *ResultSet) Next() bool {
 			rs.Close()
 			return false
 		}
-		if len(rs.pages) == 0 {
+		if len(r.pages) == 0 {
 			rs.Close()
 			return false
 		}
-		rs.cur.read(rs.pages[0])
-		rs.pages[0] = nil
-		rs.pages = rs.pages[1:]
+		r.cur.read(r.pages[0])
+		r.pages[0] = nil
+		r.pages = r.pages[1:]
 	}
 }
 
@@ -143,7 +162,10 @@ func (rs *ResultSet) Scan(dest ...any) error {
 	if rs.err != nil {
 		return rs.err
 	}
-	return rs.cur.scan(dest)
+	if rs.rows == nil {
+		return errNoRow
+	}
+	return rs.rows.cur.scan(dest)
 }
 
 // MapScan copies the current row into m, keyed by column name, with Go
@@ -177,12 +199,14 @@ func (rs *ResultSet) Close() error {
 	}
 	rs.closed = true
 	rs.peeked = false
-	rs.cur.release()
-	for i, p := range rs.pages {
-		p.Close()
-		rs.pages[i] = nil
+	if r := rs.rows; r != nil {
+		r.cur.release()
+		for i, p := range r.pages {
+			p.Close()
+			r.pages[i] = nil
+		}
+		r.pages = nil
 	}
-	rs.pages = nil
 	return nil
 }
 
@@ -206,7 +230,12 @@ func (rs *ResultSet) All() ([]map[string]any, error) {
 }
 
 // Columns returns the result's columns; nil for statements without rows.
-func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.cur.columns }
+func (rs *ResultSet) Columns() []gocql.ColumnInfo {
+	if rs.rows == nil {
+		return nil
+	}
+	return rs.rows.cur.columns
+}
 
 // Applied reports whether a conditional statement (INSERT ... IF NOT EXISTS,
 // UPDATE ... IF, or a conditional batch) was applied. When it was not, the

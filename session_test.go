@@ -290,6 +290,30 @@ func TestResultMetadata(t *testing.T) {
 	assert.NoError(t, rs.Close())
 }
 
+// A result without columns (a write) has no rows to read, and says so the
+// same way an empty SELECT does.
+func TestResultWithoutColumns(t *testing.T) {
+	s, _, _ := sessionServer(t)
+	ctx := context.Background()
+	rs, err := s.Execute(ctx, "INSERT INTO ks.t (id) VALUES (1)").Await(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, rs.Columns())
+	assert.Zero(t, rs.RowCount())
+	assert.False(t, rs.Applied())
+	assert.ErrorIs(t, rs.Scan(new(int)), errNoRow)
+	assert.False(t, rs.Next())
+	assert.NoError(t, rs.Err())
+	assert.ErrorIs(t, rs.Scan(new(int)), errNoRow)
+	assert.NoError(t, rs.Close())
+
+	rs, err = s.Execute(ctx, "INSERT INTO ks.t (id) VALUES (2)").Await(ctx)
+	require.NoError(t, err)
+	assert.ErrorIs(t, rs.One(new(int)), ErrNotFound)
+	rows, err := CollectRows(rs, RowTo[int])
+	require.NoError(t, err)
+	assert.Empty(t, rows)
+}
+
 // A panic in user code that runs on a worker (here a Configure callback)
 // completes the future with a *PanicError; the worker and session go on.
 func TestPanicOnWorkerBecomesError(t *testing.T) {
