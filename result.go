@@ -68,7 +68,7 @@ func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	rs.attempts += int32(iter.Attempts())
 	rs.host = iter.Host()
 	if rs.rows == nil {
-		if cols := iter.Columns(); len(cols) > 0 {
+		if cols := iter.Columns(); len(cols) > 0 || iter.NumRows() > 0 {
 			rs.rows = &resultRows{cur: cursor{columns: cols}}
 		}
 	}
@@ -79,9 +79,6 @@ func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	}
 	if iter.NumRows() == 0 {
 		return iter.Close()
-	}
-	if rs.rows == nil {
-		rs.rows = new(resultRows) // rows without columns: not from Cassandra
 	}
 	rs.rowCount += iter.NumRows()
 	r := rs.rows
