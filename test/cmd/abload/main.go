@@ -12,6 +12,7 @@
 //	go run ./cmd/abload -op write -c 64 -pairs 300 -slice 100ms
 //	go run ./cmd/abload -op read -c 512 -b raw      # the method's own spread
 //	go run ./cmd/abload -op read -c 64,512 -b raw+cpu -burn 1us  # what 1 µs of client CPU costs
+//	go run ./cmd/abload -op write -c 64,512 -b raw+future       # the least any Future API costs
 //
 // For each concurrency it prints both variants' throughput, client CPU, the
 // node's CPU (when one node runs on this machine), the client's read and
@@ -61,9 +62,14 @@ func main() {
 	pairs := flag.Int("pairs", 30, "measured pairs of slices per level")
 	slice := flag.Duration("slice", 200*time.Millisecond, "length of one slice")
 	against := flag.String("b", "async", "what to compare with raw gocql: async, raw (the method's own spread), "+
-		"raw+garbage (raw plus 512 bytes and a channel per request), raw+frames (raw called 5 frames deeper) "+
-		"or raw+cpu (raw plus -burn of client CPU per request)")
+		"raw+garbage (raw plus 512 bytes and a channel per request), raw+frames (raw called 5 frames deeper), "+
+		"raw+cpu (raw plus -burn of client CPU per request) "+
+		"or raw+future (raw plus -keep bytes alive across the request, -depth frames further down)")
 	burn := flag.Duration("burn", 2*time.Microsecond, "the client CPU raw+cpu adds to each request")
+	keep := flag.Int("keep", 128, "the bytes raw+future allocates per request and keeps alive until the request ends "+
+		"(128: a Future[*ResultSet] and its ResultSet)")
+	depth := flag.Int("depth", 2, "the frames raw+future adds above raw gocql's, its own function included, at least 1 "+
+		"(2: Await and the function that calls the driver)")
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
@@ -141,6 +147,24 @@ func main() {
 			garbage.obj, garbage.ch = new([64]*int), make(chan struct{})
 			return rawOp(i)
 		}
+	case "raw+future":
+		// The least that any wrapper returning a Future pays on top of the
+		// driver: the future and its result, allocated per request and
+		// alive until the request ends, and the frames of awaiting it
+		// above the driver's, which every collection walks while the
+		// request waits for the server.
+		words, d := max(*keep, 0)/8, max(*depth, 1)
+		variants[1].op = func(i int) error {
+			f := make([]*int, words)
+			var err error
+			if d == 1 {
+				err = rawOp(i) // this function is the one frame
+			} else {
+				err = deeper(d-2, rawOp, i) // this one, then deeper(d-2) ... deeper(0)
+			}
+			garbage.future = f
+			return err
+		}
 	case "raw+frames":
 		variants[1].op = func(i int) error { return deeper(5, rawOp, i) }
 	case "raw+cpu":
@@ -150,7 +174,7 @@ func main() {
 			return rawOp(i)
 		}
 	default:
-		log.Fatalf("abload: -b must be async, raw, raw+garbage, raw+frames or raw+cpu, not %q", *against)
+		log.Fatalf("abload: -b must be async, raw, raw+garbage, raw+frames, raw+cpu or raw+future, not %q", *against)
 	}
 
 	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, node.Hosts())
@@ -248,12 +272,13 @@ func startProfile(dir string, c, v int, variant string, pair int) *os.File {
 	return f
 }
 
-// garbage keeps the raw+garbage variant's allocations on the heap: an
-// object of 512 bytes and a channel, what the wrapper allocated beyond raw
-// gocql before its Done channels were reused.
+// garbage keeps the controls' allocations on the heap: raw+garbage's
+// object of 512 bytes and channel, what the wrapper allocated beyond raw
+// gocql before its Done channels were reused, and raw+future's future.
 var garbage struct {
-	obj *[64]*int
-	ch  chan struct{}
+	obj    *[64]*int
+	ch     chan struct{}
+	future []*int
 }
 
 // deeper calls op(i) n frames further down the stack. A goroutine waiting
