@@ -62,6 +62,17 @@
 //		row.Scan(&id, &payload)
 //	}
 //
+// # Many requests in flight
+//
+// Every garbage collection walks the stack of every request waiting for
+// the server. With hundreds in flight and the small heap of a typical
+// client, collections come every few megabytes allocated and can take a
+// third to a half of the client's CPU, with this package as with gocql
+// alone. A higher GOGC (or a GOMEMLIMIT with a generous GOGC) spaces them
+// out: on the project's two-core test machine GOGC=400 made raw gocql
+// 10–45% faster at 512 requests in flight, and this package with it,
+// though not at 64 (docs/performance.md in the repository).
+//
 // # Shutting down
 //
 // Shutdown stops accepting queries and waits for those in flight; Close
