@@ -16,20 +16,29 @@ import (
 // this is the path every request takes, and the pool hand-off must cost the
 // caller little more than the driver call itself. Only a result with
 // columns adds a second, for reading its rows (see resultRows).
+//
+// Its size is kept within 256 bytes, an allocation size class, and a test
+// holds it there: every byte a request allocates is work for the garbage
+// collector, which is most of what the wrapper costs under load
+// (docs/performance.md). Hence the fields that do double duty below.
 type execution struct {
-	fut        Future[*ResultSet]
-	err        error // the outcome of Run, published by Finish
-	task       pool.Task
-	parent     context.Context    // the context the work was submitted with
+	fut  Future[*ResultSet]
+	err  error // the outcome of Run, published by Finish
+	task pool.Task
+	// parentDone is the Done channel of the context the work was
+	// submitted with. That context itself is the task's (task.Context)
+	// whenever execCtx needs it.
+	parentDone <-chan struct{}
 	stop       context.CancelFunc // cancels the context the work runs with; nil if that is execCtx
 	s          *AsyncSession
-	start      time.Duration // on the session's clock
 	query      *gocql.Query  // the query run, when batch is nil
 	batch      *gocql.Batch  // the batch run, if any
 	singlePage bool          // fetch only the first page of query
 	sigState   atomic.Uint32 // see signal
 	signal     chan struct{} // execCtx's Done channel, once the driver has asked for it
-	rs         ResultSet
+	// rs.latency holds the start of the work, on the session's clock,
+	// until Run replaces it with the time the work took.
+	rs ResultSet
 }
 
 // submit builds the driver's request for e and hands e to the session's
@@ -40,7 +49,7 @@ type execution struct {
 // stmt names the work in errors.
 func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q *Query, b *Batch, values []any) *Future[*ResultSet] {
 	e.s = s
-	e.start = s.clock()
+	e.rs.latency = s.clock()
 	if ctx == nil {
 		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, errNilContext))
 		return &e.fut
@@ -53,7 +62,7 @@ func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q 
 		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, err))
 		return &e.fut
 	}
-	e.parent = ctx
+	e.parentDone = ctx.Done()
 	e.fut.op = e
 	// The pool watches the context it is given, to drop a queued task the
 	// moment it ends. A context that can never end needs no watching, and
@@ -75,7 +84,7 @@ func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q 
 // speculative executions, and that would cost a goroutine with a context
 // type the context package does not know.
 func (e *execution) ownContext() bool {
-	if e.parent.Done() != nil {
+	if e.parentDone != nil {
 		return false
 	}
 	if e.batch != nil {
@@ -132,7 +141,7 @@ func (e *execution) statement() string {
 // pool.Help, so that while the request waits for the server only Await,
 // runHere and Run lie between the caller's frames and the driver's.
 func (e *execution) runHere(ctx context.Context) {
-	if d := ctx.Done(); d != nil && d != e.parent.Done() {
+	if d := ctx.Done(); d != nil && d != e.parentDone {
 		return
 	}
 	p := e.s.pool
@@ -199,7 +208,7 @@ func (e *execution) Run(ctx context.Context) {
 			break
 		}
 	}
-	e.rs.latency = e.s.clock() - e.start
+	e.rs.latency = e.s.clock() - e.rs.latency
 }
 
 // Finish completes the future, after the pool has counted the work done and
@@ -230,12 +239,12 @@ func (e *execution) ended() {
 // it by WithValue or WithoutCancel), so that such a request needs no
 // context.WithCancel and its two allocations. It ends only by Cancel; its
 // Done channel is the execution's signal. Values and deadline are those of
-// the context submitted with.
+// the context submitted with, which the pool's task keeps.
 type execCtx struct{ e *execution }
 
-func (c execCtx) Deadline() (time.Time, bool) { return c.e.parent.Deadline() }
+func (c execCtx) Deadline() (time.Time, bool) { return c.e.task.Context().Deadline() }
 func (c execCtx) Done() <-chan struct{}       { return c.e.done() }
-func (c execCtx) Value(key any) any           { return c.e.parent.Value(key) }
+func (c execCtx) Value(key any) any           { return c.e.task.Context().Value(key) }
 
 // Err returns context.Canceled once the future has completed while the
 // request runs, which only Cancel does; Done is closed then too.

@@ -218,25 +218,46 @@ type Handler interface {
 // a high rate embed a Task in their own per-request struct and pass it to
 // SubmitTask, which saves an allocation per request. The zero Task is ready
 // to use; a Task must not be submitted again until its Handler was called.
-// Every field but ctx, h, state and hnext is guarded by Pool.mu; hnext
-// belongs to whoever holds the chain the task is on (see Pool.top).
+// hnext belongs to whoever holds the chain the task is on (see Pool.top);
+// what q points to is guarded by Pool.mu.
 type Task struct {
-	ctx context.Context
-	h   Handler
-
-	prev, next *Task         // in Pool.queue or Pool.waiters
-	hnext      *Task         // on Pool.top
-	ready      chan struct{} // closed to wake a waiter (given room, or closing)
-	stop       func() bool   // stops the AfterFunc that expires a queued task
-	enqueued   int64         // when it was queued, in ns since Pool.epoch
+	ctx   context.Context
+	h     Handler
+	hnext *Task     // on Pool.top
+	q     *queueing // nil until the task first waits in the queue or for room
 
 	// state says who runs a handed task: whichever of a worker and Help
 	// moves it from handed to started or helped first.
-	state   atomic.Uint32
-	queued  bool // in Pool.queue
-	waiting bool // in Pool.waiters
-	granted bool // a waiter that was given room
+	state atomic.Uint32
 }
+
+// Context returns the context t was submitted with.
+func (t *Task) Context() context.Context { return t.ctx }
+
+// queueing is what a task needs only while it waits, in Pool.queue for a
+// place to run or in Pool.waiters for room. Most tasks start at once and
+// never wait; keeping this apart keeps the Task that every request embeds
+// small (every byte a request allocates is work for the collector).
+type queueing struct {
+	prev, next *Task         // in Pool.queue or Pool.waiters
+	ready      chan struct{} // closed to wake a waiter (given room, or closing)
+	stop       func() bool   // stops the AfterFunc that expires a queued task
+	enqueued   int64         // when it was queued, in ns since Pool.epoch
+	queued     bool          // in Pool.queue
+	waiting    bool          // in Pool.waiters
+	granted    bool          // a waiter that was given room
+}
+
+// queueing returns t's waiting state, making it if t has never waited.
+func (t *Task) queueing() *queueing {
+	if t.q == nil {
+		t.q = new(queueing)
+	}
+	return t.q
+}
+
+// queued reports whether t is in Pool.queue. The caller holds Pool.mu.
+func (t *Task) queued() bool { return t.q != nil && t.q.queued }
 
 // Task states. A task that gets a place to run becomes handed, and waits on
 // Pool.top until a worker or Help starts it, whichever moves it on first.
@@ -369,8 +390,9 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 		p.mu.Unlock()
 		return ErrOverloaded
 	}
-	t.ready = make(chan struct{})
-	t.waiting = true
+	q := t.queueing()
+	q.ready = make(chan struct{})
+	q.waiting = true
 	p.waiters.pushBack(t)
 	// Room given back before the bit was set is passed on here, maybe to t.
 	w := p.attendLocked()
@@ -381,22 +403,22 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 	case <-ctx.Done():
 		p.mu.Lock()
 		switch {
-		case t.granted:
+		case q.granted:
 			// Room was given to us just as ctx ended. Like
 			// semaphore.Acquire, pretend we never got it and pass it on.
 			p.releaseLocked()
-		case t.waiting:
+		case q.waiting:
 			p.waiters.remove(t)
-			t.waiting = false
+			q.waiting = false
 		}
 		p.c.canceledSubmit++
 		p.mu.Unlock()
 		return ctx.Err()
 
-	case <-t.ready:
+	case <-q.ready:
 		p.mu.Lock()
-		if !t.granted || p.closing {
-			if t.granted {
+		if !q.granted || p.closing {
+			if q.granted {
 				p.releaseLocked()
 			}
 			p.mu.Unlock()
@@ -417,15 +439,16 @@ func (p *Pool) dispatchLocked(t *Task) *worker {
 	if p.queue.empty() && p.take(busyOne, false) {
 		return p.handLocked(t)
 	}
-	t.queued = true
-	t.enqueued = p.sinceEpoch()
+	q := t.queueing()
+	q.queued = true
+	q.enqueued = p.sinceEpoch()
 	p.queue.pushBack(t)
 	// Contexts that can never end cost nothing (the database/sql idea).
 	// The callback may start at once on its own goroutine; it needs mu, so
 	// it sees the task fully queued.
 	if t.ctx.Done() != nil {
 		p.expiring.Add(1)
-		t.stop = context.AfterFunc(t.ctx, func() { p.expire(t) })
+		q.stop = context.AfterFunc(t.ctx, func() { p.expire(t) })
 	}
 	// A place given back before the bit was set is passed on here, maybe
 	// to t. From now on tasks that end take mu and pass theirs on.
@@ -542,12 +565,12 @@ func (p *Pool) sinceEpoch() int64 { return int64(time.Since(p.epoch)) }
 func (p *Pool) expire(t *Task) {
 	defer p.expiring.Done()
 	p.mu.Lock()
-	if !t.queued {
+	if !t.queued() {
 		p.mu.Unlock()
 		return
 	}
 	p.queue.remove(t)
-	t.queued = false
+	t.q.queued = false
 	p.canceled.Add(1)
 	p.releaseLocked()
 	p.mu.Unlock()
@@ -561,16 +584,16 @@ func (p *Pool) expire(t *Task) {
 // only way out of the queue; for the others it is a synchronous one.
 func (p *Pool) Cancel(t *Task) bool {
 	p.mu.Lock()
-	if !t.queued {
+	if !t.queued() {
 		p.mu.Unlock()
 		return false
 	}
 	p.queue.remove(t)
-	t.queued = false
+	t.q.queued = false
 	p.canceled.Add(1)
 	p.releaseLocked()
-	stop := t.stop
-	t.stop = nil
+	stop := t.q.stop
+	t.q.stop = nil
 	p.mu.Unlock()
 	p.stopExpiry(stop)
 	p.call(func() { t.h.Drop(context.Canceled) })
@@ -600,9 +623,9 @@ func (p *Pool) grantLocked() {
 			return
 		}
 		p.waiters.remove(t)
-		t.waiting = false
-		t.granted = true
-		close(t.ready)
+		t.q.waiting = false
+		t.q.granted = true
+		close(t.q.ready)
 	}
 	p.quietLocked()
 }
@@ -765,8 +788,8 @@ func (p *Pool) dequeueLocked() *Task {
 		return nil
 	}
 	p.queue.remove(t)
-	t.queued = false
-	p.c.queueWait += time.Duration(p.sinceEpoch() - t.enqueued)
+	t.q.queued = false
+	p.c.queueWait += time.Duration(p.sinceEpoch() - t.q.enqueued)
 	p.quietLocked()
 	return t
 }
@@ -775,9 +798,9 @@ func (p *Pool) dequeueLocked() *Task {
 // worker and Help has just started it (outside mu: stopping waits for a
 // callback that has already started).
 func (p *Pool) started(t *Task) {
-	if t.stop != nil {
-		stop := t.stop
-		t.stop = nil
+	if q := t.q; q != nil && q.stop != nil {
+		stop := q.stop
+		q.stop = nil
 		p.stopExpiry(stop)
 	}
 }
@@ -871,8 +894,8 @@ func (p *Pool) beginCloseLocked() {
 	p.places.Or(attendBit)
 	for t := p.waiters.front(); t != nil; t = p.waiters.front() {
 		p.waiters.remove(t)
-		t.waiting = false
-		close(t.ready)
+		t.q.waiting = false
+		close(t.q.ready)
 	}
 	for _, w := range p.idle {
 		close(w.ch)
@@ -921,14 +944,14 @@ func (p *Pool) Close() error {
 	var dropped []*Task
 	for t := p.queue.front(); t != nil; t = p.queue.front() {
 		p.queue.remove(t)
-		t.queued = false
+		t.q.queued = false
 		p.places.Add(releaseAdmitted)
 		p.c.dropped++
 		dropped = append(dropped, t)
 	}
 	p.mu.Unlock()
 	for _, t := range dropped {
-		p.stopExpiry(t.stop)
+		p.stopExpiry(t.q.stop)
 		p.call(func() { t.h.Drop(ErrClosed) })
 	}
 	<-p.done
@@ -948,9 +971,9 @@ func (l *taskList) empty() bool  { return l.head == nil }
 func (l *taskList) front() *Task { return l.head }
 
 func (l *taskList) pushBack(t *Task) {
-	t.prev, t.next = l.tail, nil
+	t.q.prev, t.q.next = l.tail, nil
 	if l.tail != nil {
-		l.tail.next = t
+		l.tail.q.next = t
 	} else {
 		l.head = t
 	}
@@ -959,16 +982,17 @@ func (l *taskList) pushBack(t *Task) {
 }
 
 func (l *taskList) remove(t *Task) {
-	if t.prev != nil {
-		t.prev.next = t.next
+	q := t.q
+	if q.prev != nil {
+		q.prev.q.next = q.next
 	} else {
-		l.head = t.next
+		l.head = q.next
 	}
-	if t.next != nil {
-		t.next.prev = t.prev
+	if q.next != nil {
+		q.next.q.prev = q.prev
 	} else {
-		l.tail = t.prev
+		l.tail = q.prev
 	}
-	t.prev, t.next = nil, nil
+	q.prev, q.next = nil, nil
 	l.len--
 }
