@@ -248,8 +248,8 @@ type queueing struct {
 	granted    bool          // a waiter that was given room
 }
 
-// queueing returns t's waiting state, making it if t has never waited.
-func (t *Task) queueing() *queueing {
+// queueState returns t's waiting state, making it if t has never waited.
+func (t *Task) queueState() *queueing {
 	if t.q == nil {
 		t.q = new(queueing)
 	}
@@ -390,7 +390,7 @@ func (p *Pool) submit(ctx context.Context, t *Task, h Handler, try bool) error {
 		p.mu.Unlock()
 		return ErrOverloaded
 	}
-	q := t.queueing()
+	q := t.queueState()
 	q.ready = make(chan struct{})
 	q.waiting = true
 	p.waiters.pushBack(t)
@@ -439,7 +439,7 @@ func (p *Pool) dispatchLocked(t *Task) *worker {
 	if p.queue.empty() && p.take(busyOne, false) {
 		return p.handLocked(t)
 	}
-	q := t.queueing()
+	q := t.queueState()
 	q.queued = true
 	q.enqueued = p.sinceEpoch()
 	p.queue.pushBack(t)
