@@ -23,21 +23,21 @@ import (
 // (docs/performance.md). Hence the fields that do double duty below.
 type execution struct {
 	fut  Future[*ResultSet]
-	err  error // the outcome of Run, published by Finish
+	err  error // the outcome of run, published by Finish
 	task pool.Task
 	// parentDone is the Done channel of the context the work was
 	// submitted with. That context itself is the task's (task.Context)
 	// whenever execCtx needs it.
 	parentDone <-chan struct{}
-	stop       context.CancelFunc // cancels the context the work runs with; nil if that is execCtx
+	stop       context.CancelFunc // cancels the child context the work runs with, if it has one (see runContext)
 	s          *AsyncSession
 	query      *gocql.Query  // the query run, when batch is nil
 	batch      *gocql.Batch  // the batch run, if any
 	singlePage bool          // fetch only the first page of query
-	sigState   atomic.Uint32 // see signal
+	sigState   atomic.Uint32 // see signal and stop
 	signal     chan struct{} // execCtx's Done channel, once the driver has asked for it
 	// rs.latency holds the start of the work, on the session's clock,
-	// until Run replaces it with the time the work took.
+	// until run replaces it with the time the work took.
 	rs ResultSet
 }
 
@@ -64,33 +64,52 @@ func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q 
 	}
 	e.parentDone = ctx.Done()
 	e.fut.op = e
-	// The pool watches the context it is given, to drop a queued task the
-	// moment it ends. A context that can never end needs no watching, and
-	// then the request itself runs with execCtx, which ends only by Cancel
-	// (or Close). Otherwise it runs with a cancellable child of ctx.
-	if !e.ownContext() {
-		ctx, e.stop = context.WithCancel(ctx)
-	}
+	// The pool watches ctx while the work is queued, to drop it the moment
+	// ctx ends (a context that can never end needs no watching). The
+	// context the work runs with is chosen when it starts (runContext).
 	if err := s.pool.SubmitTask(ctx, &e.task, e); err != nil {
-		e.release()
 		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, err))
 	}
 	return &e.fut
 }
 
-// ownContext reports whether the request can run with execCtx: the context
-// it was submitted with never ends, and the request is not idempotent. The
-// driver derives a cancellable context from an idempotent request's for
-// speculative executions, and that would cost a goroutine with a context
-// type the context package does not know.
-func (e *execution) ownContext() bool {
-	if e.parentDone != nil {
-		return false
+// runContext returns the context the work runs with, ctx being the one it
+// was submitted with, and here telling whether it runs on the goroutine of
+// its awaiter (runHere) rather than on a worker:
+//
+//   - execCtx, if ctx can never end and the request is not idempotent. It
+//     ends only by Cancel, and costs no allocation.
+//   - ctx itself, if ctx can end and the awaiter runs the work: the
+//     awaiter waits with ctx (or with a context that never ends), so the
+//     request stops when ctx ends, as a raw driver call would. Cancel
+//     called from another goroutine completes the future at once but does
+//     not stop such a request. A child context would let it, at the price
+//     of five allocations on every request made with a deadline, which is
+//     most requests of a service (docs/performance.md).
+//   - otherwise a cancellable child of ctx, which Cancel cancels. The
+//     driver derives a context from an idempotent request's, for
+//     speculative executions, and would need a goroutine to follow
+//     execCtx, a type the context package does not know.
+func (e *execution) runContext(ctx context.Context, here bool) context.Context {
+	switch {
+	case e.parentDone == nil && !e.idempotent():
+		return execCtx{e}
+	case here && e.parentDone != nil:
+		return ctx
 	}
+	ctx, e.stop = context.WithCancel(ctx)
+	if !e.sigState.CompareAndSwap(signalNone, signalArmed) {
+		e.stop() // Cancel came first
+	}
+	return ctx
+}
+
+// idempotent reports whether the request is marked idempotent.
+func (e *execution) idempotent() bool {
 	if e.batch != nil {
-		return !e.batch.IsIdempotent()
+		return e.batch.IsIdempotent()
 	}
-	return !e.query.IsIdempotent()
+	return e.query.IsIdempotent()
 }
 
 // build makes the driver's request (see submit). A panic, which can only
@@ -139,7 +158,7 @@ func (e *execution) statement() string {
 //
 // It claims the work from the pool and runs it itself rather than through
 // pool.Help, so that while the request waits for the server only Await,
-// runHere and Run lie between the caller's frames and the driver's.
+// runHere and run lie between the caller's frames and the driver's.
 func (e *execution) runHere(ctx context.Context) {
 	if d := ctx.Done(); d != nil && d != e.parentDone {
 		return
@@ -154,46 +173,41 @@ func (e *execution) runHere(ctx context.Context) {
 		p.Release(false)
 		return
 	}
-	e.Run(runCtx) // recovers its own panics
+	e.run(runCtx, true) // recovers its own panics
 	p.Release(true)
 	e.Finish()
 }
 
 // cancel stops the work after Future.Cancel has completed the future: it
 // takes the work out of the queue at once if it is still there, and
-// otherwise makes it see its context end (execCtx ended when the future
-// completed).
+// otherwise ends the context it runs with, if that is execCtx or a child
+// (see runContext). Work that has not started yet will not.
 func (e *execution) cancel() {
 	if !e.s.pool.Cancel(&e.task) {
-		e.release()
-		e.cancelSignal()
+		e.interrupt()
 	}
 }
 
-// release frees the cancellable context of the work, if it has one.
-func (e *execution) release() {
-	if e.stop != nil {
-		e.stop()
-	}
-}
+// Run does the work on a worker; Finish publishes it.
+func (e *execution) Run(ctx context.Context) { e.run(ctx, false) }
 
-// Run does the work on a worker (or on its awaiter, see runHere); Finish
-// publishes it. A panic becomes a *PanicError; the goroutine carries on.
-func (e *execution) Run(ctx context.Context) {
+// run does the work, on a worker or (here) on its awaiter, with the
+// context it was submitted with. A panic becomes a *PanicError; the
+// goroutine carries on.
+func (e *execution) run(ctx context.Context, here bool) {
 	defer e.ended()
 	defer func() {
 		if v := recover(); v != nil {
 			e.err = newPanicError(v)
 		}
 	}()
-	if e.stop == nil {
-		ctx = execCtx{e}
-		if err := ctx.Err(); err != nil {
-			// Cancelled before it started: the pool only watches the
-			// context that cannot end.
-			e.err = wrapQueryError(e.statement(), 0, nil, err)
-			return
-		}
+	ctx = e.runContext(ctx, here)
+	if e.fut.completed() {
+		// Cancelled before it started. The pool drops queued work whose
+		// context ended, but not work that Cancel caught after it was
+		// given a place.
+		e.err = wrapQueryError(e.statement(), 0, nil, context.Canceled)
+		return
 	}
 	// The driver is called from here rather than from a helper, for the
 	// reason given in Future.Await.
@@ -225,13 +239,18 @@ func (e *execution) Finish() {
 // it was queued, or the session closed.
 func (e *execution) Drop(err error) {
 	e.fut.complete(nil, wrapQueryError(e.statement(), 0, nil, err))
-	e.release()
 }
 
-// ended is deferred by Run: the request is over.
+// ended is deferred by run: the request is over. It gives execCtx's Done
+// channel back unless Cancel has closed it, and frees the child context.
 func (e *execution) ended() {
-	e.release()
-	e.returnSignal()
+	if e.sigState.Swap(signalReturned) == signalArmed && e.signal != nil {
+		signals.Put(e.signal)
+		e.signal = nil
+	}
+	if e.stop != nil {
+		e.stop()
+	}
 }
 
 // execCtx is the context a request runs with when the context it was
@@ -255,7 +274,10 @@ func (c execCtx) Err() error {
 	return nil
 }
 
-// The states of execution.signal, the channel that execCtx.Done hands to
+// The states of execution.sigState, which says how Cancel ends the context
+// a running request runs with (see runContext).
+//
+// With execCtx, that is execution.signal, the channel execCtx.Done hands to
 // the driver. It is taken from signals when the driver first asks for it;
 // Cancel closes it; a request that ends without being cancelled gives it
 // back, open, for another request. Most requests are never cancelled, and
@@ -263,10 +285,13 @@ func (c execCtx) Err() error {
 // asks for Done: the driver does so where it waits for the server, and it
 // derives no contexts for a request that is not idempotent, the only kind
 // that runs with execCtx.
+//
+// With a child context, it is execution.stop, set before the request
+// starts.
 const (
-	signalNone      uint32 = iota // the driver has not asked for Done
-	signalArmed                   // signal is the driver's Done channel
-	signalCancelled               // Cancel came; signal, if it was armed, is closed
+	signalNone      uint32 = iota // nothing for Cancel to end yet
+	signalArmed                   // signal is the driver's Done channel, or stop is set
+	signalCancelled               // Cancel came, and closed signal or called stop if armed
 	signalReturned                // the request ended; signal went back to signals
 )
 
@@ -291,19 +316,16 @@ func (e *execution) done() <-chan struct{} {
 	return closedChan
 }
 
-// cancelSignal ends execCtx, for Cancel.
-func (e *execution) cancelSignal() {
-	if e.sigState.Swap(signalCancelled) == signalArmed {
-		close(e.signal)
+// interrupt ends the context a running request runs with, for Cancel: it
+// closes execCtx's Done channel, or cancels the child context.
+func (e *execution) interrupt() {
+	if e.sigState.Swap(signalCancelled) != signalArmed {
+		return
 	}
-}
-
-// returnSignal gives the Done channel back once the request has ended,
-// unless Cancel has closed it.
-func (e *execution) returnSignal() {
-	if e.sigState.Swap(signalReturned) == signalArmed {
-		signals.Put(e.signal)
-		e.signal = nil
+	if e.signal != nil {
+		close(e.signal)
+	} else {
+		e.stop()
 	}
 }
 

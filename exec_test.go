@@ -95,7 +95,7 @@ func TestAwaitRunsTheQueryUnderThreeFrames(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, []string{"(*stackObserver).ObserveQuery", "(*execution).Run", "(*execution).runHere", "(*Future[...]).Await"}, ours, "%q", obs.funcs)
+	assert.Equal(t, []string{"(*stackObserver).ObserveQuery", "(*execution).run", "(*execution).runHere", "(*Future[...]).Await"}, ours, "%q", obs.funcs)
 }
 
 // An awaiter whose context may end before the query's must stay free to
@@ -140,10 +140,43 @@ func TestCancelAQueryRunByItsAwaiter(t *testing.T) {
 	assert.Equal(t, 2, id)
 }
 
-// cancelCases are the three ways a request gets its context: its own
-// execCtx (a context that never ends, a statement that is not idempotent),
-// or a cancellable child of the caller's context (a context that can end,
-// or an idempotent statement, which gocql may execute speculatively).
+// A query that its awaiter runs with a context that can end is bound to
+// that context, as a raw driver call is: Cancel from another goroutine
+// completes the future at once, and the query keeps its place until the
+// context ends (or the server answers). Its awaiter then gets the result
+// Cancel gave.
+func TestCancelLeavesAQueryRunByItsAwaiterToItsContext(t *testing.T) {
+	s, srv, _ := sessionServer(t, WithWorkers(1))
+	oneProc(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	futs := make(chan *Future[*ResultSet], 1)
+	errs := make(chan error, 1)
+	go func() {
+		f := s.Execute(ctx, slowQuery)
+		futs <- f
+		_, err := f.Await(ctx)
+		errs <- err
+	}()
+	f := <-futs
+	running(t, srv, slowQuery, 1)
+	f.Cancel()
+	_, err := f.Await(context.Background())
+	assert.ErrorIs(t, err, context.Canceled, "other awaiters see Cancel at once")
+	assert.Equal(t, 1, s.Stats().BusyWorkers, "the query still holds its place")
+
+	cancel()
+	assert.ErrorIs(t, <-errs, context.Canceled)
+	st := s.Stats()
+	assert.Zero(t, st.BusyWorkers, "the place was given back when the context ended")
+	assert.Equal(t, uint64(1), st.HelpedCount, "the awaiter ran the query")
+}
+
+// cancelCases are the ways a request run by a worker gets its context: its
+// own execCtx (a context that never ends, a statement that is not
+// idempotent), or a cancellable child of the caller's context (a context
+// that can end, or an idempotent statement, which gocql may execute
+// speculatively).
 var cancelCases = []struct {
 	name  string
 	ctx   func(t *testing.T) context.Context
@@ -232,12 +265,12 @@ func TestExecCtx(t *testing.T) {
 
 	// What Future.Cancel does for a running request.
 	e.fut.complete(nil, context.Canceled)
-	e.cancelSignal()
+	e.interrupt()
 	<-done
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
 	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
 	e.ended() // the request returns: the closed channel is not given back
-	e.cancelSignal()
+	e.interrupt()
 }
 
 // A request that ends without Cancel gives its Done channel back open, and
@@ -247,7 +280,7 @@ func TestExecCtxGivesItsChannelBack(t *testing.T) {
 	done := execCtx{e}.Done()
 	e.ended()
 	e.fut.complete(nil, nil)
-	e.cancelSignal()
+	e.interrupt()
 	select {
 	case <-done:
 		t.Fatal("a channel given back was closed")
@@ -259,7 +292,7 @@ func TestExecCtxGivesItsChannelBack(t *testing.T) {
 func TestExecCtxCancelledBeforeDone(t *testing.T) {
 	e := &execution{}
 	e.fut.complete(nil, context.Canceled)
-	e.cancelSignal()
+	e.interrupt()
 	ctx := execCtx{e}
 	<-ctx.Done()
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
@@ -281,7 +314,7 @@ func TestExecCtxCancelRacingTheEnd(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e.fut.complete(nil, context.Canceled)
-			e.cancelSignal()
+			e.interrupt()
 		}()
 		wg.Wait()
 		e.ended()
@@ -294,7 +327,7 @@ func TestExecCtxCancelRacingTheEnd(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e.fut.complete(nil, context.Canceled)
-			e.cancelSignal()
+			e.interrupt()
 		}()
 		e.ended()
 		wg.Wait()

@@ -105,7 +105,9 @@ func (f *Future[T]) doneChan() chan struct{} {
 // A query that no worker has started yet when Await is called may run on
 // the calling goroutine instead, if ctx is the context the query was
 // started with (or one that never ends): the caller was going to wait for
-// it anyway, and this spares two goroutine hand-offs. See Execute.
+// it anyway, and this spares two goroutine hand-offs. Such a query then runs
+// with the context it was started with, as a plain driver call would (see
+// Cancel). See Execute.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	// This repeats wait rather than calling it: a request run here waits
 	// for the server with this goroutine's stack under it, and every
@@ -173,12 +175,23 @@ func (f *Future[T]) Err() error {
 }
 
 // Cancel requests cancellation of the operation. If f has not completed,
-// it completes now with context.Canceled, and the operation's context is
-// cancelled: a queued operation leaves the queue, a running one sees its
-// context end. A request already sent to Cassandra may still be executed by
-// the server, because CQL has no way to recall it. Cancel is idempotent and
-// safe to call concurrently with completion; whichever comes first decides
-// the result.
+// it completes now with context.Canceled, which every later Await and
+// TryResult return. A queued operation leaves the queue and frees its
+// place at once; one that has a place but has not started never starts; a
+// running one sees its context end and frees its place.
+//
+// The exception is a query run by its own awaiter (see Await) with a
+// context that can end, as in Execute(ctx, ...).Await(ctx): that query is
+// bound to ctx, as a plain driver call is, and keeps running, and keeps
+// its place, until ctx ends or the server answers; its awaiter returns
+// context.Canceled then. Cancel this one by cancelling ctx. Giving every
+// such query a context of its own, so that Cancel could end it, would cost
+// five allocations on every request made with a deadline.
+//
+// A request already sent to Cassandra may still be executed by the server,
+// because CQL has no way to recall it. Cancel is idempotent and safe to
+// call concurrently with completion; whichever comes first decides the
+// result.
 func (f *Future[T]) Cancel() {
 	var zero T
 	// Complete before cancelling, so that the result is context.Canceled

@@ -73,6 +73,8 @@ func main() {
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
+	timeout := flag.Duration("timeout", 0, "give every request, on both sides, its own context.WithTimeout of this "+
+		"length, as a service's request handlers do (0: context.Background for every request)")
 	profileHz := flag.Int("profile-hz", 0, "CPU profile samples per second with -profile (0: the runtime's 100); "+
 		"the runtime warns once that the rate was already set, which is expected")
 	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run (both sides) to this file")
@@ -112,13 +114,22 @@ func main() {
 	defer wrapped.Close()
 
 	value := strings.Repeat("y", 100)
+	// requestCtx is the context of one request.
+	requestCtx := func() (context.Context, context.CancelFunc) { return ctx, noCancel }
+	if *timeout > 0 {
+		requestCtx = func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, *timeout) }
+	}
 	var rawOp, asyncOp func(i int) error
 	if *opName == "read" {
 		rawOp = func(i int) error {
+			ctx, cancel := requestCtx()
+			defer cancel()
 			var v string
 			return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
 		}
 		asyncOp = func(i int) error {
+			ctx, cancel := requestCtx()
+			defer cancel()
 			rs, err := wrapped.Execute(ctx, readStmt, i%rows).Await(ctx)
 			if err != nil {
 				return err
@@ -128,9 +139,13 @@ func main() {
 		}
 	} else {
 		rawOp = func(i int) error {
+			ctx, cancel := requestCtx()
+			defer cancel()
 			return raw.Query(writeStmt, i%rows, value).ExecContext(ctx)
 		}
 		asyncOp = func(i int) error {
+			ctx, cancel := requestCtx()
+			defer cancel()
 			_, err := wrapped.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
 			return err
 		}
@@ -514,6 +529,9 @@ func syscallCount() int64 {
 
 // connect makes the table and the two sessions, with identical driver
 // settings, and fills the rows the reads ask for.
+// noCancel is the cancel function of a request run with context.Background.
+func noCancel() {}
+
 func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.AsyncSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
