@@ -227,6 +227,23 @@ func TestCancelRunningAndQueuedQueries(t *testing.T) {
 	}
 }
 
+// A query that Cancel catches after it was given a place, before anyone
+// started it, is never sent, whatever context it runs with.
+func TestCancelledBeforeItStartsIsNeverSent(t *testing.T) {
+	for _, tc := range cancelCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, srv, _ := sessionServer(t, WithWorkers(1))
+			oneProc(t) // the worker Execute calls cannot start before Cancel
+			f := tc.build(s, fastQuery).Execute(tc.ctx(t))
+			f.Cancel()
+			_, err := f.Await(context.Background())
+			assert.ErrorIs(t, err, context.Canceled)
+			require.Eventually(t, func() bool { return s.Stats().BusyWorkers == 0 }, 10*time.Second, time.Millisecond)
+			assert.Zero(t, srv.Requests(fastQuery))
+		})
+	}
+}
+
 type ctxKey struct{}
 
 // submittedExecution returns an execution whose task was submitted with
