@@ -38,7 +38,13 @@
 // worker has picked it up: the awaiting goroutine then runs it itself, in
 // the place the query was given. The common Execute(ctx, ...).Await(ctx)
 // thus costs no more goroutine switches than calling gocql directly, and
-// the bound on requests in flight is the same either way.
+// the bound on requests in flight is the same either way. Such a query is
+// bound to the context it was started with, as a direct gocql call is:
+// Future.Cancel from another goroutine completes its future at once, but
+// if that context can end, the query keeps its place until the context
+// ends or the server answers. Cancel the context to stop it. Future.Cancel
+// stops queued queries, queries on workers and queries whose context never
+// ends at once.
 //
 // CQL has no way to recall a request: when a context ends after the request
 // was sent, the caller is released at once but the server may still apply
