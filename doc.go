@@ -41,10 +41,10 @@
 // the bound on requests in flight is the same either way. Such a query is
 // bound to the context it was started with, as a direct gocql call is:
 // Future.Cancel from another goroutine completes its future at once, but
-// if that context can end, the query keeps its place until the context
-// ends or the server answers. Cancel the context to stop it. Future.Cancel
-// stops queued queries, queries on workers and queries whose context never
-// ends at once.
+// the query keeps its place until that context ends, the server answers or
+// the driver's timeout (gocql's ClusterConfig.Timeout) runs out. Cancel the
+// context to stop it. Future.Cancel stops queued queries and queries on
+// workers at once.
 //
 // CQL has no way to recall a request: when a context ends after the request
 // was sent, the caller is released at once but the server may still apply

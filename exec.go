@@ -77,25 +77,27 @@ func (s *AsyncSession) submit(ctx context.Context, e *execution, stmt string, q 
 // was submitted with, and here telling whether it runs on the goroutine of
 // its awaiter (runHere) rather than on a worker:
 //
-//   - execCtx, if ctx can never end and the request is not idempotent. It
-//     ends only by Cancel, and costs no allocation.
-//   - ctx itself, if ctx can end and the awaiter runs the work: the
-//     awaiter waits with ctx (or with a context that never ends), so the
-//     request stops when ctx ends, as a raw driver call would. Cancel
-//     called from another goroutine completes the future at once but does
-//     not stop such a request. A child context would let it, at the price
-//     of five allocations on every request made with a deadline, which is
-//     most requests of a service (docs/performance.md).
-//   - otherwise a cancellable child of ctx, which Cancel cancels. The
-//     driver derives a context from an idempotent request's, for
-//     speculative executions, and would need a goroutine to follow
+//   - ctx itself, if the awaiter runs the work. The awaiter waits with ctx
+//     or with a context that never ends, so the request is bound to ctx as
+//     a plain driver call is: it stops when ctx ends, or when the driver's
+//     own timeout (gocql's ClusterConfig.Timeout) runs out. Cancel called
+//     from another goroutine completes the future at once but does not
+//     stop such a request. Anything Cancel could stop would cost every
+//     request: a child context is five allocations for a context that can
+//     end, and execCtx, for one that cannot, puts a channel in the
+//     driver's wait where ctx has none (docs/performance.md).
+//   - execCtx, on a worker, if ctx can never end and the request is not
+//     idempotent. It ends only by Cancel, and costs no allocation.
+//   - otherwise, on a worker, a cancellable child of ctx, which Cancel
+//     cancels. The driver derives a context from an idempotent request's,
+//     for speculative executions, and would need a goroutine to follow
 //     execCtx, a type the context package does not know.
 func (e *execution) runContext(ctx context.Context, here bool) context.Context {
 	switch {
+	case here:
+		return ctx
 	case e.parentDone == nil && !e.idempotent():
 		return execCtx{e}
-	case here && e.parentDone != nil:
-		return ctx
 	}
 	ctx, e.stop = context.WithCancel(ctx)
 	if !e.sigState.CompareAndSwap(signalNone, signalArmed) {
@@ -180,8 +182,8 @@ func (e *execution) runHere(ctx context.Context) {
 
 // cancel stops the work after Future.Cancel has completed the future: it
 // takes the work out of the queue at once if it is still there, and
-// otherwise ends the context it runs with, if that is execCtx or a child
-// (see runContext). Work that has not started yet will not.
+// otherwise ends the context it runs with if a worker runs it (see
+// runContext). Work that has not started yet will not.
 func (e *execution) cancel() {
 	if !e.s.pool.Cancel(&e.task) {
 		e.interrupt()
@@ -253,10 +255,10 @@ func (e *execution) ended() {
 	}
 }
 
-// execCtx is the context a request runs with when the context it was
-// submitted with can never end (context.Background, and contexts made from
-// it by WithValue or WithoutCancel), so that such a request needs no
-// context.WithCancel and its two allocations. It ends only by Cancel; its
+// execCtx is the context a request runs with on a worker when the context
+// it was submitted with can never end (context.Background, and contexts
+// made from it by WithValue or WithoutCancel), so that such a request needs
+// no context.WithCancel and its two allocations. It ends only by Cancel; its
 // Done channel is the execution's signal. Values and deadline are those of
 // the context submitted with, which the pool's task keeps.
 type execCtx struct{ e *execution }

@@ -115,61 +115,61 @@ func TestAwaitWithAShorterContextOnlyWaits(t *testing.T) {
 	assert.Zero(t, s.Stats().HelpedCount)
 }
 
-// Cancel stops a query that its awaiter is running, and frees the place.
-func TestCancelAQueryRunByItsAwaiter(t *testing.T) {
-	s, srv, _ := sessionServer(t, WithWorkers(1))
-	oneProc(t)
-	futs := make(chan *Future[*ResultSet], 1)
-	errs := make(chan error, 1)
-	go func() {
-		f := s.Execute(context.Background(), slowQuery)
-		futs <- f
-		_, err := f.Await(context.Background())
-		errs <- err
-	}()
-	f := <-futs
-	running(t, srv, slowQuery, 1)
-	f.Cancel()
-	assert.ErrorIs(t, <-errs, context.Canceled)
-	assert.Equal(t, uint64(1), s.Stats().HelpedCount, "the awaiter ran the query")
-
-	rs, err := s.Execute(context.Background(), fastQuery).Await(context.Background())
-	require.NoError(t, err, "the only place was freed")
-	var id int
-	require.NoError(t, rs.One(&id))
-	assert.Equal(t, 2, id)
-}
-
-// A query that its awaiter runs with a context that can end is bound to
-// that context, as a raw driver call is: Cancel from another goroutine
-// completes the future at once, and the query keeps its place until the
-// context ends (or the server answers). Its awaiter then gets the result
-// Cancel gave.
+// A query that its awaiter runs is bound to the context it was started
+// with, as a raw driver call is: Cancel from another goroutine completes
+// the future at once, and the query keeps its place until that context
+// ends or the server answers. Its awaiter then gets the result Cancel gave.
 func TestCancelLeavesAQueryRunByItsAwaiterToItsContext(t *testing.T) {
-	s, srv, _ := sessionServer(t, WithWorkers(1))
-	oneProc(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	futs := make(chan *Future[*ResultSet], 1)
-	errs := make(chan error, 1)
-	go func() {
-		f := s.Execute(ctx, slowQuery)
-		futs <- f
-		_, err := f.Await(ctx)
-		errs <- err
-	}()
-	f := <-futs
-	running(t, srv, slowQuery, 1)
-	f.Cancel()
-	_, err := f.Await(context.Background())
-	assert.ErrorIs(t, err, context.Canceled, "other awaiters see Cancel at once")
-	assert.Equal(t, 1, s.Stats().BusyWorkers, "the query still holds its place")
+	for _, tc := range []struct {
+		name string
+		// end ends the query: cancels its context, or lets the server answer.
+		end func(cancel context.CancelFunc, release func())
+		ctx func() (context.Context, context.CancelFunc)
+	}{
+		{"cancellable", func(cancel context.CancelFunc, _ func()) { cancel() },
+			func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"background", func(_ context.CancelFunc, release func()) { release() },
+			func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, srv, release := sessionServer(t, WithWorkers(1))
+			oneProc(t)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			futs := make(chan *Future[*ResultSet], 1)
+			errs := make(chan error, 1)
+			go func() {
+				f := s.Execute(ctx, slowQuery)
+				futs <- f
+				_, err := f.Await(ctx)
+				errs <- err
+			}()
+			f := <-futs
+			running(t, srv, slowQuery, 1)
+			f.Cancel()
+			_, err := f.Await(context.Background())
+			assert.ErrorIs(t, err, context.Canceled, "other awaiters see Cancel at once")
+			// Nothing signals that something did not happen: give the
+			// awaiter time to return wrongly. It never may before end.
+			select {
+			case err := <-errs:
+				t.Fatalf("the awaiter returned (%v) before the query's context ended or the server answered", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			assert.Equal(t, 1, s.Stats().BusyWorkers, "the query still holds its place")
 
-	cancel()
-	assert.ErrorIs(t, <-errs, context.Canceled)
-	st := s.Stats()
-	assert.Zero(t, st.BusyWorkers, "the place was given back when the context ended")
-	assert.Equal(t, uint64(1), st.HelpedCount, "the awaiter ran the query")
+			tc.end(cancel, release)
+			assert.ErrorIs(t, <-errs, context.Canceled, "the awaiter gets the result Cancel gave")
+			st := s.Stats()
+			assert.Zero(t, st.BusyWorkers, "the place was given back when the query ended")
+			assert.Equal(t, uint64(1), st.HelpedCount, "the awaiter ran the query")
+			rs, err := s.Execute(context.Background(), fastQuery).Await(context.Background())
+			require.NoError(t, err, "the only place is free")
+			var id int
+			require.NoError(t, rs.One(&id))
+			assert.Equal(t, 2, id)
+		})
+	}
 }
 
 // cancelCases are the ways a request run by a worker gets its context: its

@@ -180,13 +180,14 @@ func (f *Future[T]) Err() error {
 // place at once; one that has a place but has not started never starts; a
 // running one sees its context end and frees its place.
 //
-// The exception is a query run by its own awaiter (see Await) with a
-// context that can end, as in Execute(ctx, ...).Await(ctx): that query is
-// bound to ctx, as a plain driver call is, and keeps running, and keeps
-// its place, until ctx ends or the server answers; its awaiter returns
-// context.Canceled then. Cancel this one by cancelling ctx. Giving every
-// such query a context of its own, so that Cancel could end it, would cost
-// five allocations on every request made with a deadline.
+// The exception is a query run by its own awaiter (see Await), as in
+// Execute(ctx, ...).Await(ctx): that query is bound to ctx, as a plain
+// driver call is, and keeps running, and keeps its place, until ctx ends,
+// the server answers or the driver's timeout (gocql's
+// ClusterConfig.Timeout) runs out; its awaiter returns context.Canceled
+// then. Cancel this one by cancelling ctx. Letting Cancel end it would cost
+// every request: five allocations for each one made with a deadline, and a
+// channel more in the driver's wait for each one made without.
 //
 // A request already sent to Cassandra may still be executed by the server,
 // because CQL has no way to recall it. Cancel is idempotent and safe to
