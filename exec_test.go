@@ -172,6 +172,35 @@ func TestCancelLeavesAQueryRunByItsAwaiterToItsContext(t *testing.T) {
 	}
 }
 
+// A query that its awaiter runs with a context that never ends, cancelled
+// from another goroutine while the server never answers, is ended by the
+// driver's timeout: the awaiter is not held for ever, and the place is
+// given back.
+func TestCancelledQueryRunByItsAwaiterEndsAtTheDriversTimeout(t *testing.T) {
+	s, srv, _ := sessionServerConfig(t, func(cfg *gocql.ClusterConfig) { cfg.Timeout = 100 * time.Millisecond }, WithWorkers(1))
+	oneProc(t)
+	futs := make(chan *Future[*ResultSet], 1)
+	errs := make(chan error, 1)
+	go func() {
+		f := s.Execute(context.Background(), slowQuery)
+		futs <- f
+		_, err := f.Await(context.Background())
+		errs <- err
+	}()
+	f := <-futs
+	running(t, srv, slowQuery, 1)
+	f.Cancel()
+	select {
+	case err := <-errs:
+		assert.ErrorIs(t, err, context.Canceled, "the awaiter gets the result Cancel gave")
+	case <-time.After(10 * time.Second): // a bound on failing, not a timing assertion
+		t.Fatal("the awaiter was still held long after the driver's timeout")
+	}
+	st := s.Stats()
+	assert.Zero(t, st.BusyWorkers, "the place was given back")
+	assert.Equal(t, uint64(1), st.HelpedCount, "the awaiter ran the query")
+}
+
 // cancelCases are the ways a request run by a worker gets its context: its
 // own execCtx (a context that never ends, a statement that is not
 // idempotent), or a cancellable child of the caller's context (a context

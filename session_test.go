@@ -28,6 +28,13 @@ const (
 // closed) and fastQuery, and connects a session with opts.
 func sessionServer(t *testing.T, opts ...Option) (*AsyncSession, *cqltest.Server, func()) {
 	t.Helper()
+	return sessionServerConfig(t, nil, opts...)
+}
+
+// sessionServerConfig is sessionServer with the driver's configuration
+// changed by configure first, if it is not nil.
+func sessionServerConfig(t *testing.T, configure func(*gocql.ClusterConfig), opts ...Option) (*AsyncSession, *cqltest.Server, func()) {
+	t.Helper()
 	srv := cqltest.NewServer(t)
 	srv.SetRows(slowQuery, cqltest.Cols("id", cqltest.Int), [][]any{{1}})
 	srv.SetRows(fastQuery, cqltest.Cols("id", cqltest.Int), [][]any{{2}})
@@ -36,7 +43,11 @@ func sessionServer(t *testing.T, opts ...Option) (*AsyncSession, *cqltest.Server
 	var once sync.Once
 	release := func() { once.Do(func() { close(hold) }) }
 
-	cluster, err := NewAsyncCluster(srv.ClusterConfig(), opts...)
+	cfg := srv.ClusterConfig()
+	if configure != nil {
+		configure(cfg)
+	}
+	cluster, err := NewAsyncCluster(cfg, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
