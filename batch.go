@@ -73,9 +73,10 @@ func (b *Batch) RetryPolicy(p gocql.RetryPolicy) *Batch { b.retry = p; return b 
 // since the Unix epoch.
 func (b *Batch) Timestamp(micros int64) *Batch { b.timestamp, b.hasTS = micros, true; return b }
 
-// Configure registers fn to adjust the driver's batch before each execution.
-// fn must return the batch it is given (or one derived from it); a nil fn,
-// or one that returns nil, makes the execution fail with an error.
+// Configure registers fn to adjust the driver's batch. The functions run, in
+// order, on the caller's goroutine when Execute is called. fn must return
+// the batch it is given (or one derived from it); a nil fn, or one that
+// returns nil or panics, makes the execution fail with an error.
 func (b *Batch) Configure(fn func(*gocql.Batch) *gocql.Batch) *Batch {
 	b.configure = append(b.configure, fn)
 	return b
@@ -96,9 +97,14 @@ func batchStatement(stmts []string) string {
 }
 
 // build returns a fresh driver batch with b's settings. It fails only if a
-// Configure function is nil or returns nil.
-func (b *Batch) build() (*gocql.Batch, error) {
-	gb := b.s.gs.Batch(b.kind)
+// Configure function is nil, returns nil or panics.
+func (b *Batch) build() (gb *gocql.Batch, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			gb, err = nil, newPanicError(v)
+		}
+	}()
+	gb = b.s.gs.Batch(b.kind)
 	for _, e := range b.entries {
 		gb.Query(e.stmt, e.values...)
 	}
@@ -148,5 +154,6 @@ func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	}
 	// The driver's batch is built now, so adding statements later does not
 	// affect this execution.
-	return b.s.submit(ctx, new(execution), stmt, nil, b, nil)
+	gb, err := b.build()
+	return b.s.submit(ctx, stmt, nil, gb, false, err)
 }

@@ -27,28 +27,26 @@
 //
 // Execute returns at once. The query waits for a place in the pool (at most
 // WithWorkers run at once and at most WithQueue wait; see
-// WithQueueFullPolicy for what happens beyond), runs, and completes the
-// future. The context passed to Execute bounds the whole life of the query,
-// waiting included; the context passed to Await bounds only that wait.
-// Query builds per-query options, Batch builds batches, and AwaitAll and
-// AwaitAny wait for several futures.
+// WithQueueFullPolicy for what happens beyond), runs on a worker goroutine,
+// and completes the future. The context passed to Execute bounds the whole
+// life of the query, waiting included; the context passed to Await bounds
+// only that wait. Query builds per-query options, Batch builds batches, and
+// AwaitAll and AwaitAny wait for several futures.
 //
-// A query runs on a worker goroutine, unless the future is awaited, with the
-// context the query was started with (or one that never ends), before a
-// worker has picked it up: the awaiting goroutine then runs it itself, in
-// the place the query was given. The common Execute(ctx, ...).Await(ctx)
-// thus costs no more goroutine switches than calling gocql directly, and
-// the bound on requests in flight is the same either way. Such a query is
-// bound to the context it was started with, as a direct gocql call is:
-// Future.Cancel from another goroutine completes its future at once, but
-// the query keeps its place until that context ends, the server answers or
-// the driver's timeout (gocql's ClusterConfig.Timeout) runs out. Cancel the
-// context to stop it. Future.Cancel stops queued queries and queries on
-// workers at once.
+// # Cancellation
+//
+// Every query runs with a context derived from the one it was submitted
+// with, and one rule holds whatever the query is doing: when that context
+// ends, or Future.Cancel cancels it, a queued query leaves the queue
+// without being sent, and a running one is abandoned by the driver; either
+// way its place in the pool comes back and its future completes with an
+// error for which errors.Is(err, context.Canceled) (or
+// context.DeadlineExceeded) holds. Cancel completes the future at once.
 //
 // CQL has no way to recall a request: when a context ends after the request
 // was sent, the caller is released at once but the server may still apply
-// the statement. Only idempotent statements are retried by the driver.
+// the statement. Only statements marked idempotent are retried by the
+// driver.
 //
 // # Results
 //
@@ -72,12 +70,10 @@
 //
 // Every garbage collection walks the stack of every request waiting for
 // the server. With hundreds in flight and the small heap of a typical
-// client, collections come every few megabytes allocated and can take a
-// third to a half of the client's CPU, with this package as with gocql
-// alone. A higher GOGC (or a GOMEMLIMIT with a generous GOGC) spaces them
-// out: on the project's two-core test machine GOGC=400 made raw gocql
-// 10–45% faster at 512 requests in flight, and this package with it,
-// though not at 64 (docs/performance.md in the repository).
+// client, collections come every few megabytes allocated and take a large
+// share of the client's CPU, with this package as with gocql alone. A
+// higher GOGC (or a GOMEMLIMIT with a generous GOGC) spaces them out; see
+// docs/performance.md in the repository.
 //
 // # Shutting down
 //

@@ -6,18 +6,18 @@ import (
 	"strings"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
-	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
-// ErrClosed is returned for work submitted to, or still pending in, a session
-// or cluster that has been closed or shut down. Futures that were queued when
-// Close was called complete with ErrClosed.
-var ErrClosed = pool.ErrClosed
+// ErrClosed is the cause of the error for work submitted to, or still
+// pending in, a session or cluster that has been closed or shut down:
+// futures that were queued when Close was called complete with it, and so
+// do queries running when Close closed the driver.
+var ErrClosed = errors.New("cassandra: session closed")
 
-// ErrOverloaded is returned when the session's queue is full and the session
-// was configured to fail fast (see WithQueueFullPolicy) instead of waiting.
-var ErrOverloaded = pool.ErrOverloaded
+// ErrOverloaded is the cause of the error for a query refused because the
+// session's queue was full and the session fails fast (see
+// WithQueueFullPolicy) instead of waiting.
+var ErrOverloaded = errors.New("cassandra: queue full")
 
 // ErrNotFound is returned by ResultSet.One and the single-row collectors when
 // a result has no rows. It matches gocql.ErrNotFound with errors.Is.

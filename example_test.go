@@ -121,8 +121,7 @@ func ExampleStream_Rows() {
 	session := connect(ctx)
 	defer session.Close()
 
-	stream := session.Query("SELECT id, total FROM shop.orders").Stream(ctx,
-		cassandra.StreamPageSize(1000),
+	stream := session.Query("SELECT id, total FROM shop.orders").PageSize(1000).Stream(ctx,
 		cassandra.OnPage(func(p cassandra.PageInfo) { log.Printf("page %d, %d rows so far", p.Number, p.TotalRows) }))
 	var sum int64
 	for row, err := range stream.Rows() {

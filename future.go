@@ -13,56 +13,35 @@ import (
 // submitted with AsyncSession.Execute.
 //
 // A Future completes exactly once. Await may be called any number of times,
-// from any goroutine, and always returns the same result. A Future is safe for
-// concurrent use by multiple goroutines.
+// from any goroutine, and always returns the same result; for a query that
+// is the same *ResultSet, whose rows can be read once (see ResultSet). A
+// Future is safe for concurrent use by multiple goroutines.
 //
-// Panics: if the operation panics, the panic is recovered where it ran (a
-// worker, or the goroutine awaiting it) and the Future completes with a
-// *PanicError that keeps the panic value and the stack. The worker and the
-// session carry on.
+// Panics: if the operation panics on a worker, the panic is recovered there
+// and the Future completes with an error that wraps a *PanicError keeping
+// the panic value and the stack. The worker and the session carry on.
 type Future[T any] struct {
-	// state goes from pending to completing once, by CAS; only the winner
-	// writes val and err, then stores completed. A reader that loads
-	// completed sees val and err.
-	state atomic.Uint32
-	// done holds the chan struct{} that Done returns. It is made only when
-	// someone asks for it: a future that completes before anyone waits for
-	// it (as when the awaiter runs the operation itself) may never allocate
-	// one. complete swaps in closedChan and closes the channel it replaced,
-	// if any.
-	done atomic.Value
-	op   operation // nil if the operation can be neither cancelled nor run by its awaiter
-	val  T
-	err  error
+	done      chan struct{} // closed by complete
+	completed atomic.Bool   // set by the one complete call that wins
+	val       T
+	err       error
+	// op cancels the operation: it completes the future with an error
+	// matching context.Canceled and cancels the operation's context. Nil
+	// for a future that was complete when it was made.
+	op canceler
 }
 
-// operation is what a future can ask of the work that will complete it.
-type operation interface {
-	// runHere runs the operation on the calling goroutine, if it has not
-	// started and waiting with ctx could not end before the operation does
-	// (see execution.runHere).
-	runHere(ctx context.Context)
-	// cancel stops the operation; the future has already completed.
-	cancel()
+// canceler is what Future.Cancel asks of the operation behind a future.
+type canceler interface{ cancel() }
+
+// newFuture returns a pending future.
+func newFuture[T any]() *Future[T] {
+	return &Future[T]{done: make(chan struct{})}
 }
-
-const (
-	futurePending uint32 = iota
-	futureCompleting
-	futureCompleted
-)
-
-// closedChan is the Done channel of every future that completed before
-// anyone asked for one.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
 
 // completedFuture returns a future that has already completed with v and err.
 func completedFuture[T any](v T, err error) *Future[T] {
-	f := new(Future[T])
+	f := newFuture[T]()
 	f.complete(v, err)
 	return f
 }
@@ -70,60 +49,31 @@ func completedFuture[T any](v T, err error) *Future[T] {
 // complete completes f with v and err, unless f has already completed. It
 // reports whether this call completed f.
 func (f *Future[T]) complete(v T, err error) bool {
-	if !f.state.CompareAndSwap(futurePending, futureCompleting) {
+	if !f.completed.CompareAndSwap(false, true) {
 		return false
 	}
 	f.val, f.err = v, err
-	f.state.Store(futureCompleted)
-	if c, ok := f.done.Swap(closedChan).(chan struct{}); ok {
-		close(c)
-	}
+	close(f.done) // publishes val and err to whoever receives from done
 	return true
 }
 
-// completed reports whether f has completed; if so, f.val and f.err are set.
-func (f *Future[T]) completed() bool { return f.state.Load() == futureCompleted }
-
-// doneChan returns the channel that complete closes, making it if need be.
-func (f *Future[T]) doneChan() chan struct{} {
-	if c, ok := f.done.Load().(chan struct{}); ok {
-		return c
-	}
-	c := make(chan struct{})
-	if f.done.CompareAndSwap(nil, c) {
-		return c // complete has not run yet, and will close c
-	}
-	return f.done.Load().(chan struct{}) // another waiter's, or closedChan
-}
-
 // Await blocks until f completes or ctx is done, and returns f's result. If
-// ctx is done first, Await returns the zero value and ctx.Err(); the
-// operation is not cancelled (use Cancel for that) and f may still complete
-// later. If f has already completed, Await returns its result even when ctx
-// is done. A nil ctx is an error, whether or not f has completed.
+// ctx is done first, Await returns the zero value and ctx.Err(): the
+// operation goes on (use Cancel to stop it) and f may still complete later.
+// If f has already completed, Await returns its result even when ctx is
+// done. A nil ctx is an error, whether or not f has completed.
 //
-// A query that no worker has started yet when Await is called may run on
-// the calling goroutine instead, if ctx is the context the query was
-// started with (or one that never ends): the caller was going to wait for
-// it anyway, and this spares two goroutine hand-offs. Such a query then runs
-// with the context it was started with, as a plain driver call would (see
-// Cancel). See Execute.
+// Awaiting from several goroutines is safe and they all get the same
+// result. For a query, that is one *ResultSet: its metadata may be read by
+// all of them, but its rows are a single cursor, read once (see ResultSet).
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
-	// This repeats wait rather than calling it: a request run here waits
-	// for the server with this goroutine's stack under it, and every
-	// garbage collection walks each frame of every waiting stack.
 	if ctx == nil {
 		var zero T
 		return zero, errNilContext
 	}
-	if !f.completed() && f.op != nil {
-		f.op.runHere(ctx)
-	}
-	if !f.completed() {
-		if err := f.block(ctx); err != nil {
-			var zero T
-			return zero, err
-		}
+	if err := f.wait(ctx); err != nil {
+		var zero T
+		return zero, err
 	}
 	return f.val, f.err
 }
@@ -131,23 +81,13 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 // wait blocks until f completes, and returns nil, or until ctx is done
 // first, and returns ctx.Err(). A completed f wins over a done ctx.
 func (f *Future[T]) wait(ctx context.Context) error {
-	if f.completed() {
-		return nil
-	}
-	if f.op != nil {
-		f.op.runHere(ctx)
-		if f.completed() {
-			return nil
-		}
-	}
-	return f.block(ctx)
-}
-
-// block waits until f completes, and returns nil, or until ctx is done
-// first, and returns ctx.Err().
-func (f *Future[T]) block(ctx context.Context) error {
 	select {
-	case <-f.doneChan():
+	case <-f.done:
+		return nil
+	default:
+	}
+	select {
+	case <-f.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -156,56 +96,52 @@ func (f *Future[T]) block(ctx context.Context) error {
 
 // Done returns a channel that is closed when f completes. Once it is closed,
 // TryResult reports the result.
-func (f *Future[T]) Done() <-chan struct{} { return f.doneChan() }
+func (f *Future[T]) Done() <-chan struct{} { return f.done }
 
 // TryResult returns f's result without blocking. ok is false, and v and err
 // are zero, if f has not completed yet.
-func (f *Future[T]) TryResult() (v T, err error, ok bool) {
-	if !f.completed() {
-		return v, nil, false
+func (f *Future[T]) TryResult() (v T, ok bool, err error) {
+	select {
+	case <-f.done:
+		return f.val, true, f.err
+	default:
+		return v, false, nil
 	}
-	return f.val, f.err, true
 }
 
 // Err returns the error f completed with, or nil if f has not completed
 // or completed successfully. Use TryResult to tell those apart.
 func (f *Future[T]) Err() error {
-	_, err, _ := f.TryResult()
+	_, _, err := f.TryResult()
 	return err
 }
 
-// Cancel requests cancellation of the operation. If f has not completed,
-// it completes now with context.Canceled, which every later Await and
-// TryResult return. A queued operation leaves the queue and frees its
-// place at once; one that has a place but has not started never starts; a
-// running one sees its context end and frees its place.
+// Cancel cancels the operation. If f has not completed, it completes now
+// with an error for which errors.Is(err, context.Canceled) holds, and every
+// later Await and TryResult returns that error. The operation runs with a
+// context derived from the one it was started with, and Cancel cancels that
+// context, whatever stage the operation has reached:
+//   - a query waiting in the queue leaves it at once, without being sent,
+//     and frees its place;
+//   - a query that has a place but has not started is never sent;
+//   - a running query sees its context end: the driver returns, and the
+//     worker's place is free again as soon as it does.
 //
-// The exception is a query run by its own awaiter (see Await), as in
-// Execute(ctx, ...).Await(ctx): that query is bound to ctx, as a plain
-// driver call is, and keeps running, and keeps its place, until ctx ends,
-// the server answers or the driver's timeout (gocql's
-// ClusterConfig.Timeout) runs out; its awaiter returns context.Canceled
-// then. Cancel this one by cancelling ctx. Letting Cancel end it would cost
-// every request: five allocations for each one made with a deadline, and a
-// channel more in the driver's wait for each one made without.
-//
-// A request already sent to Cassandra may still be executed by the server,
-// because CQL has no way to recall it. Cancel is idempotent and safe to
-// call concurrently with completion; whichever comes first decides the
-// result.
+// A request already sent may still be executed by the server, because CQL
+// has no way to recall it. Cancel is idempotent and safe to call
+// concurrently with completion; whichever comes first decides the result.
 func (f *Future[T]) Cancel() {
-	var zero T
-	// Complete before cancelling, so that the result is context.Canceled
-	// rather than whatever the operation makes of its cancelled context.
-	f.complete(zero, context.Canceled)
 	if f.op != nil {
 		f.op.cancel()
+		return
 	}
+	var zero T
+	f.complete(zero, context.Canceled)
 }
 
-// PanicError is the error a Future completes with when its operation
-// panicked. The panic was recovered where the operation ran: on a worker
-// goroutine, or on the goroutine that awaited it (see Await).
+// PanicError records a panic recovered where an operation ran (a worker
+// goroutine, or the caller's, for a Configure function). A query's future
+// completes with a *QueryError that wraps it: errors.As finds it.
 type PanicError struct {
 	// Value is the value passed to panic.
 	Value any
@@ -305,13 +241,13 @@ func AwaitAny[T any](ctx context.Context, futs ...*Future[T]) (int, T, error) {
 		return -1, zero, err
 	}
 	for i, f := range futs {
-		if v, err, ok := f.TryResult(); ok {
+		if v, ok, err := f.TryResult(); ok {
 			return i, v, err
 		}
 	}
 	cases := make([]reflect.SelectCase, len(futs)+1)
 	for i, f := range futs {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.doneChan())}
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.done)}
 	}
 	// A nil Done channel (a context that never ends) is never ready, which
 	// is what reflect.Select does with a zero Value channel too.

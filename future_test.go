@@ -22,44 +22,65 @@ func futureLeakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 }
 
-// cancelOp is an operation that can only be cancelled, with its context's
-// CancelFunc: the futures of these tests run plain functions on the pool.
-type cancelOp context.CancelFunc
-
-func (cancelOp) runHere(context.Context) {}
-func (c cancelOp) cancel()               { c() }
-
-// newFuture returns a pending future. cancel, if not nil, cancels the
-// operation's context; Cancel calls it.
-func newFuture[T any](cancel context.CancelFunc) *Future[T] {
-	f := &Future[T]{}
+// pending returns a pending future. cancel, if not nil, cancels the
+// operation's context; Cancel calls it after completing the future, as the
+// session's futures do.
+func pending[T any](cancel context.CancelFunc) *Future[T] {
+	f := newFuture[T]()
 	if cancel != nil {
-		f.op = cancelOp(cancel)
+		f.op = cancelFunc[T]{f, cancel}
 	}
 	return f
 }
 
-// submitFuture runs fn on p and returns its future, the way the session does.
+// cancelFunc completes f with context.Canceled, then calls cancel.
+type cancelFunc[T any] struct {
+	f    *Future[T]
+	stop context.CancelFunc
+}
+
+func (c cancelFunc[T]) cancel() {
+	var zero T
+	c.f.complete(zero, context.Canceled)
+	c.stop()
+}
+
+// funcTask runs a function on the pool and completes a future with its
+// result, the way the session's executions do.
+type funcTask[T any] struct {
+	f      *Future[T]
+	ctx    context.Context
+	cancel context.CancelFunc
+	fn     func(context.Context) (T, error)
+	v      T
+	err    error
+}
+
+func (t *funcTask[T]) Run() {
+	defer func() {
+		if v := recover(); v != nil {
+			t.err = newPanicError(v)
+		}
+	}()
+	t.v, t.err = t.fn(t.ctx)
+}
+
+func (t *funcTask[T]) Finish() { t.f.complete(t.v, t.err); t.cancel() }
+
+func (t *funcTask[T]) Drop(err error) {
+	var zero T
+	t.f.complete(zero, poolErr(err))
+	t.cancel()
+}
+
+// submitFuture runs fn on p and returns its future.
 func submitFuture[T any](ctx context.Context, p *pool.Pool, fn func(context.Context) (T, error)) *Future[T] {
 	ctx, cancel := context.WithCancel(ctx)
-	f := newFuture[T](cancel)
-	err := p.Submit(ctx,
-		func(ctx context.Context) {
-			defer cancel()
-			defer func() {
-				if v := recover(); v != nil {
-					var zero T
-					f.complete(zero, newPanicError(v))
-				}
-			}()
-			v, err := fn(ctx)
-			f.complete(v, err)
-		},
-		func(err error) { var zero T; f.complete(zero, err); cancel() })
-	if err != nil {
+	f := pending[T](cancel)
+	if err := p.Submit(ctx, &funcTask[T]{f: f, ctx: ctx, cancel: cancel, fn: fn}); err != nil {
 		cancel()
 		var zero T
-		return completedFuture(zero, err)
+		return completedFuture(zero, poolErr(err))
 	}
 	return f
 }
@@ -68,7 +89,7 @@ func TestFutureCompletesExactlyOnceUnderRace(t *testing.T) {
 	futureLeakCheck(t)
 	for range 200 {
 		ctx, cancel := context.WithCancel(context.Background())
-		f := newFuture[int](cancel)
+		f := pending[int](cancel)
 		var wins atomic.Int32
 		winner := make(chan int, 1)
 		var wg sync.WaitGroup
@@ -98,7 +119,7 @@ func TestFutureCompletesExactlyOnceUnderRace(t *testing.T) {
 		wg.Wait()
 		close(results)
 
-		v, err, ok := f.TryResult()
+		v, ok, err := f.TryResult()
 		require.True(t, ok)
 		assert.ErrorIs(t, ctx.Err(), context.Canceled, "Cancel always cancels the operation's context")
 		switch wins.Load() {
@@ -119,13 +140,13 @@ func TestFutureCompletesExactlyOnceUnderRace(t *testing.T) {
 
 func TestFutureAwaitContextEndsFirst(t *testing.T) {
 	futureLeakCheck(t)
-	f := newFuture[string](nil)
+	f := pending[string](nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	v, err := f.Await(ctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Empty(t, v)
-	_, _, ok := f.TryResult()
+	_, ok, _ := f.TryResult()
 	assert.False(t, ok, "Await's ctx does not complete the future")
 
 	require.True(t, f.complete("late", nil))
@@ -136,7 +157,7 @@ func TestFutureAwaitContextEndsFirst(t *testing.T) {
 
 func TestFutureManyAwaitersGetSameResult(t *testing.T) {
 	futureLeakCheck(t)
-	f := newFuture[*int](nil)
+	f := pending[*int](nil)
 	want := new(int)
 	wantErr := errors.New("partial")
 	const n = 64
@@ -162,8 +183,8 @@ func TestFutureManyAwaitersGetSameResult(t *testing.T) {
 
 func TestFutureTryResultAndDone(t *testing.T) {
 	futureLeakCheck(t)
-	f := newFuture[int](nil)
-	v, err, ok := f.TryResult()
+	f := pending[int](nil)
+	v, ok, err := f.TryResult()
 	assert.False(t, ok)
 	assert.Zero(t, v)
 	assert.NoError(t, err)
@@ -177,14 +198,14 @@ func TestFutureTryResultAndDone(t *testing.T) {
 	boom := errors.New("boom")
 	f.complete(7, boom)
 	<-f.Done()
-	v, err, ok = f.TryResult()
+	v, ok, err = f.TryResult()
 	assert.True(t, ok)
 	assert.Equal(t, 7, v)
 	assert.Same(t, boom, err)
 	assert.Same(t, boom, f.Err())
 
 	c := completedFuture(3, nil)
-	v, err, ok = c.TryResult()
+	v, ok, err = c.TryResult()
 	assert.True(t, ok)
 	assert.Equal(t, 3, v)
 	assert.NoError(t, err)
@@ -193,7 +214,7 @@ func TestFutureTryResultAndDone(t *testing.T) {
 func TestFutureCancel(t *testing.T) {
 	futureLeakCheck(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	f := newFuture[int](cancel)
+	f := pending[int](cancel)
 	f.Cancel()
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
 	_, err := f.Await(context.Background())
@@ -226,7 +247,7 @@ func TestAwaitAllOrderAndFirstError(t *testing.T) {
 	futureLeakCheck(t)
 	futs := make([]*Future[int], 5)
 	for i := range futs {
-		futs[i] = newFuture[int](nil)
+		futs[i] = pending[int](nil)
 	}
 	err1, err3 := errors.New("one"), errors.New("three")
 	go func() {
@@ -259,7 +280,7 @@ func TestAwaitAllOrderAndFirstError(t *testing.T) {
 func TestAwaitAllContextEnds(t *testing.T) {
 	futureLeakCheck(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	pending := newFuture[int](nil)
+	pending := pending[int](nil)
 	res := make(chan error, 1)
 	go func() {
 		got, err := AwaitAll(ctx, completedFuture(1, nil), pending)
@@ -276,12 +297,12 @@ func TestAwaitAny(t *testing.T) {
 	assert.Error(t, err)
 
 	// Already complete: lowest index wins.
-	i, v, err := AwaitAny(context.Background(), newFuture[int](nil), completedFuture(2, nil), completedFuture(3, nil))
+	i, v, err := AwaitAny(context.Background(), pending[int](nil), completedFuture(2, nil), completedFuture(3, nil))
 	assert.Equal(t, 1, i)
 	assert.Equal(t, 2, v)
 	assert.NoError(t, err)
 
-	futs := []*Future[int]{newFuture[int](nil), newFuture[int](nil), newFuture[int](nil)}
+	futs := []*Future[int]{pending[int](nil), pending[int](nil), pending[int](nil)}
 	boom := errors.New("boom")
 	go futs[2].complete(9, boom)
 	i, v, err = AwaitAny(context.Background(), futs...)
@@ -300,7 +321,7 @@ func TestFutureCancelWhileQueuedInPool(t *testing.T) {
 	futureLeakCheck(t)
 	p, err := pool.New(pool.Config{Workers: 1, Queue: 1, Policy: pool.FailFast})
 	require.NoError(t, err)
-	defer p.Close()
+	defer func() { p.Close(); p.Wait() }()
 
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -320,21 +341,21 @@ func TestFutureCancelWhileQueuedInPool(t *testing.T) {
 	queued.Cancel()
 	_, err = queued.Await(context.Background())
 	assert.ErrorIs(t, err, context.Canceled)
-	require.Eventually(t, func() bool { return p.Stats().QueueDepth == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return p.Stats().Queued == 0 }, 5*time.Second, time.Millisecond)
 
 	close(release)
 	v, err := blocker.Await(context.Background())
 	assert.Equal(t, 1, v)
 	assert.NoError(t, err)
 	require.NoError(t, p.Shutdown(context.Background()))
-	assert.Equal(t, uint64(1), p.Stats().CanceledCount)
+	assert.Equal(t, uint64(1), p.Stats().Expired)
 }
 
 func TestTenThousandFuturesThroughPool(t *testing.T) {
 	futureLeakCheck(t)
 	p, err := pool.New(pool.Config{Workers: 8, Queue: 128, Policy: pool.Wait})
 	require.NoError(t, err)
-	defer p.Close()
+	defer func() { p.Close(); p.Wait() }()
 
 	const n = 10_000
 	futs := make([]*Future[int], n)
@@ -358,7 +379,7 @@ func TestTenThousandFuturesThroughPool(t *testing.T) {
 	}
 	require.NoError(t, p.Shutdown(context.Background()))
 	s := p.Stats()
-	assert.Equal(t, uint64(n), s.SubmitCount)
-	assert.Equal(t, uint64(n), s.CompletedCount)
-	assert.Zero(t, s.CanceledCount+s.DroppedCount+s.RejectedCount+s.PanicCount)
+	assert.Equal(t, uint64(n), s.Submitted)
+	assert.Equal(t, uint64(n), s.Completed)
+	assert.Zero(t, s.Expired+s.Dropped+s.Rejected)
 }

@@ -7,12 +7,11 @@ import (
 	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
-// Default settings of a session. DefaultWorkers was chosen by benchmark (see
-// docs/performance.md): with 512 callers, sessions that ran fewer requests at
-// once than there were callers spent more CPU per request (a queued request
-// costs more than one that starts at once), and 512 did best of 32 to 1024.
-// It still keeps a burst of callers from opening thousands of requests
-// against the cluster.
+// Default settings of a session. DefaultWorkers is high enough that the pool
+// is not what limits a service talking to a small cluster (gocql's default
+// connections carry thousands of requests each), and low enough that a
+// burst of callers cannot open an unbounded number of requests against the
+// cluster; docs/performance.md says how to size it for yours.
 const (
 	DefaultWorkers  = 512
 	DefaultQueue    = 4096
@@ -74,8 +73,6 @@ func (o *options) validate() error {
 		return fmt.Errorf("cassandra: WithWorkers: need at least 1 worker, got %d", o.workers)
 	case o.queue < 0:
 		return fmt.Errorf("cassandra: WithQueue: capacity must not be negative, got %d", o.queue)
-	case o.workers > pool.MaxTasks || o.queue > pool.MaxTasks-o.workers:
-		return fmt.Errorf("cassandra: WithWorkers and WithQueue: workers plus queue capacity must not exceed %d, got %d and %d", pool.MaxTasks, o.workers, o.queue)
 	case o.policy != QueueWait && o.policy != QueueFailFast:
 		return fmt.Errorf("cassandra: WithQueueFullPolicy: unknown policy %d", int(o.policy))
 	case o.pageSize < 1:
@@ -97,28 +94,28 @@ func (o *options) poolConfig() pool.Config {
 }
 
 // WithWorkers sets how many requests a session runs at once (default
-// DefaultWorkers). A request runs on a worker goroutine, which stays blocked
-// in the driver while the request is in flight, or on the goroutine that
-// awaits it (see Future.Await). Workers start when first needed and run
-// until the session closes, so a session that never has many requests in
-// flight has few goroutines.
+// DefaultWorkers). Each request runs on a worker goroutine, which waits in
+// the driver while the request is in flight. Workers start when first
+// needed and stay until the session closes, so a session that never has
+// many requests in flight has few goroutines.
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
 // WithQueue sets how many requests may wait for a worker (default
 // DefaultQueue). Zero means a request is accepted only when a worker is idle.
-// Workers plus queue capacity must not exceed 2³¹−1.
 func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
 
 // WithQueueFullPolicy sets what happens when the queue is full (default QueueWait).
 func WithQueueFullPolicy(p QueueFullPolicy) Option { return func(o *options) { o.policy = p } }
 
-// WithPageSize sets the page size used when a query sets none (default
-// DefaultPageSize rows).
+// WithPageSize sets the page size of the session's queries and streams
+// that do not set their own with Query.PageSize (default DefaultPageSize
+// rows).
 func WithPageSize(n int) Option { return func(o *options) { o.pageSize = n } }
 
-// WithPrefetch sets how many pages a Stream fetches ahead of its reader by
-// default (default DefaultPrefetch; zero fetches a page only when the reader
-// needs it).
+// WithPrefetch sets how many pages a Stream fetches ahead of its reader,
+// for the streams of the session that do not set their own with the stream
+// option Prefetch (default DefaultPrefetch; zero fetches a page only when
+// the reader needs it).
 func WithPrefetch(n int) Option { return func(o *options) { o.prefetch = n } }
 
 // WithClock replaces time.Now for the latencies the session measures. It is

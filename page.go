@@ -11,7 +11,8 @@ import (
 // the loop moves on to the next page, which releases it.
 type Page struct {
 	number int
-	rows   int
+	rows   int // within MaxRows (see limit)
+	read   int // rows Next has moved to
 	state  []byte
 	cur    cursor
 	err    error
@@ -40,23 +41,33 @@ func newPage(iter *gocql.Iter, number int) (*Page, error) {
 // Number returns the page's position in the stream, from 1.
 func (p *Page) Number() int { return p.number }
 
-// Len returns how many rows the page holds, read or not.
+// Len returns how many rows the page holds, read or not (within the
+// stream's MaxRows).
 func (p *Page) Len() int { return p.rows }
 
 // PageState returns the position after this page, to resume the result
-// with Query.PageState or ResumeFrom; nil on the last page.
+// with Query.PageState; nil on the last page. (A page cut short by MaxRows
+// still reports the position after all of its rows.)
 func (p *Page) PageState() []byte { return p.state }
 
 // Columns returns the result's columns.
 func (p *Page) Columns() []gocql.ColumnInfo { return p.cur.columns }
+
+// limit cuts the page short after n rows, for MaxRows.
+func (p *Page) limit(n int) { p.rows = n }
 
 // Next advances to the page's next row and reports whether there is one.
 func (p *Page) Next() bool {
 	if p.closed || p.err != nil {
 		return false
 	}
-	ok, err := p.cur.next()
+	var ok bool
+	var err error
+	if p.read < p.rows {
+		ok, err = p.cur.next()
+	}
 	if ok {
+		p.read++
 		return true
 	}
 	if err != nil {

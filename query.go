@@ -48,8 +48,9 @@ func (q *Query) SerialConsistency(c gocql.Consistency) *Query {
 	return q
 }
 
-// PageSize sets how many rows each page holds; 0 means the session's
-// WithPageSize. A negative n makes the execution fail with an error.
+// PageSize sets how many rows each page holds, for Execute and Stream; 0
+// means the session's WithPageSize. A negative n makes the execution fail
+// with an error.
 func (q *Query) PageSize(n int) *Query { q.pageSize = n; return q }
 
 // Idempotent marks the statement safe to run more than once. gocql retries
@@ -67,8 +68,9 @@ func (q *Query) Timestamp(micros int64) *Query { q.timestamp, q.hasTS = micros, 
 // Trace enables request tracing, reported to t (see gocql.NewTraceWriter).
 func (q *Query) Trace(t gocql.Tracer) *Query { q.trace = t; return q }
 
-// PageState resumes a result where an earlier one stopped: pass the
-// ResultSet.PageState or Stream.PageState of that result.
+// PageState resumes a result where an earlier one stopped, with Execute or
+// Stream: pass the ResultSet.PageState, Stream.PageState or Page.PageState
+// of that result.
 func (q *Query) PageState(state []byte) *Query { q.pageState = state; return q }
 
 // SinglePage makes Execute fetch one page only (from PageState, if set), so
@@ -80,10 +82,12 @@ func (q *Query) SinglePage() *Query { q.singlePage = true; return q }
 // gocql.HostInfo.HostID); it fails if that node is down.
 func (q *Query) HostID(id string) *Query { q.hostID = id; return q }
 
-// Configure registers fn to adjust the driver's query before each execution:
-// the escape hatch to every gocql setting this builder does not name. fn
-// must return the query it is given (or one derived from it); a nil fn, or
-// one that returns nil, makes the execution fail with an error.
+// Configure registers fn to adjust the driver's query: the escape hatch to
+// every gocql setting this builder does not name. The functions run, in
+// order, on the caller's goroutine when Execute or Stream is called, once
+// per call (a stream's pages all use the query they built). fn must return
+// the query it is given (or one derived from it); a nil fn, or one that
+// returns nil or panics, makes the execution fail with an error.
 func (q *Query) Configure(fn func(*gocql.Query) *gocql.Query) *Query {
 	q.configure = append(q.configure, fn)
 	return q
@@ -95,12 +99,17 @@ func (q *Query) Statement() string { return q.stmt }
 // build returns a fresh driver query with q's settings. Automatic paging is
 // off: the caller fetches page by page, so that each page is one request on
 // the worker pool. It fails if the page size is negative, or a Configure
-// function is nil or returns nil.
-func (q *Query) build() (*gocql.Query, error) {
+// function is nil, returns nil or panics.
+func (q *Query) build() (gq *gocql.Query, err error) {
 	if q.pageSize < 0 {
 		return nil, fmt.Errorf("cassandra: PageSize: must not be negative, got %d", q.pageSize)
 	}
-	gq := q.s.gs.Query(q.stmt, q.values...)
+	defer func() {
+		if v := recover(); v != nil {
+			gq, err = nil, newPanicError(v)
+		}
+	}()
+	gq = q.s.gs.Query(q.stmt, q.values...)
 	if q.hasCons {
 		gq.Consistency(q.cons)
 	}
@@ -135,7 +144,7 @@ func (q *Query) build() (*gocql.Query, error) {
 			return nil, errConfigure(i, true)
 		}
 	}
-	gq.PageState(q.pageState)
+	gq.PageState(q.pageState) // also turns the driver's own paging off
 	return gq, nil
 }
 
@@ -145,12 +154,15 @@ func (q *Query) build() (*gocql.Query, error) {
 // in the driver's encoded frames until they are read. For results too large
 // to hold in memory, use Stream.
 //
+// The driver's query is built from q before Execute returns, so later
+// changes to q do not affect this execution; the values must not be
+// changed until the future completes.
+//
 // ctx covers the whole execution, time spent waiting for a worker included.
 // If it ends, the future completes with an error for which errors.Is(err,
 // ctx.Err()) holds. A request already sent may still run on the server: CQL
 // cannot recall it.
 func (q *Query) Execute(ctx context.Context) *Future[*ResultSet] {
-	// The driver's query is built now, so later changes to q do not
-	// affect this execution.
-	return q.s.submit(ctx, new(execution), q.stmt, q, nil, nil)
+	gq, err := q.build()
+	return q.s.submit(ctx, q.stmt, gq, nil, q.singlePage, err)
 }

@@ -3,6 +3,7 @@ package cassandra
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -13,33 +14,39 @@ import (
 // row at a time as it is read, so reading allocates nothing per row beyond
 // what the destinations need.
 //
-// Rows are read once, in order, in the manner of database/sql's Rows: call
-// Next before each Scan, check Err after the loop, and Close when done early
-// (Close is idempotent; reading to the end releases everything too). Each
-// page's frame is released as soon as its last row has been read. The
-// generic collectors (CollectRows with RowToStructByName, and the others)
-// read a ResultSet into user types.
+// Rows are a cursor, read once, in order, in the manner of database/sql's
+// Rows: call Next before each Scan, check Err after the loop, and Close when
+// done early (Close is idempotent; reading to the end releases everything
+// too). Each page's frame is released as soon as its last row has been
+// read. The generic collectors (CollectRows with RowToStructByName, and the
+// others) read a ResultSet into user types.
 //
-// The metadata methods (Columns, Applied, PageState, Warnings, Host,
-// Attempts, Latency, RowCount) may be called at any time. A ResultSet is
-// meant for one goroutine at a time.
+// Every Await of a future returns the same ResultSet. Its metadata methods
+// (Columns, Applied, PageState, Warnings, Host, Attempts, Latency, RowCount)
+// never change and may be called from any goroutine at any time. The row
+// cursor is shared: it is safe to use from several goroutines (no data
+// race, no torn rows within one call), but each row goes to whichever Next
+// gets it and Scan reads the current row, so let one goroutine read the
+// rows.
 type ResultSet struct {
-	rows     *resultRows // nil for a result without columns, as most writes are
+	// Metadata: set before the future completes, never changed after.
 	meta     *resultMeta // nil unless the result has a page state or warnings
+	columns  []gocql.ColumnInfo
 	host     *gocql.HostInfo
 	latency  time.Duration
 	rowCount int
-	err      error
-
-	// Kept together so that they share one word.
-	attempts int32 // requests sent, over every page and retry
+	attempts int
 	applied  bool
-	peeked   bool // rows.cur holds a row that Next has not reported yet
-	closed   bool
+
+	mu     sync.Mutex  // guards the cursor below
+	rows   *resultRows // &buf for a result with columns; nil for one without, as most writes are
+	buf    resultRows
+	err    error
+	peeked bool // rows.cur holds a row that Next has not reported yet
+	closed bool
 }
 
-// resultRows is what reading rows takes. A result without columns never
-// allocates it, which keeps the execution of a write smaller.
+// resultRows is what reading rows takes.
 type resultRows struct {
 	pages    []*gocql.Iter  // pages with rows not read yet, oldest first
 	pagesBuf [1]*gocql.Iter // a one-page result needs no slice of its own
@@ -65,11 +72,13 @@ func (rs *ResultSet) metadata() *resultMeta {
 // addPage records one page. A page without rows is inspected for its error
 // and released at once; a page with rows cannot carry an error.
 func (rs *ResultSet) addPage(iter *gocql.Iter) error {
-	rs.attempts += int32(iter.Attempts())
+	rs.attempts += iter.Attempts()
 	rs.host = iter.Host()
 	if rs.rows == nil {
 		if cols := iter.Columns(); len(cols) > 0 || iter.NumRows() > 0 {
-			rs.rows = &resultRows{cur: cursor{columns: cols}}
+			rs.rows = &rs.buf
+			rs.rows.cur.columns = cols
+			rs.columns = cols
 		}
 	}
 	// Warnings live in the frame, which Close releases.
@@ -101,12 +110,12 @@ func (rs *ResultSet) start(pageState []byte) {
 	}
 	columns := r.cur.columns
 	r.cur.setColumns(columns, &r.one)
-	if len(columns) == 0 || columns[0].Name != "[applied]" || !rs.Next() {
+	if len(columns) == 0 || columns[0].Name != "[applied]" || !rs.next() {
 		return
 	}
 	if err := gocql.Unmarshal(r.cur.raw[0].info, r.cur.raw[0].data, &rs.applied); err != nil {
 		rs.err = fmt.Errorf("cassandra: reading [applied]: %w", err)
-		rs.Close()
+		rs.close()
 		return
 	}
 	rs.peeked = true
@@ -116,6 +125,12 @@ func (rs *ResultSet) start(pageState []byte) {
 // returns false at the end of the result or on an error (see Err); the
 // result is then released.
 func (rs *ResultSet) Next() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.next()
+}
+
+func (rs *ResultSet) next() bool {
 	if rs.closed || rs.err != nil {
 		return false
 	}
@@ -125,7 +140,7 @@ func (rs *ResultSet) Next() bool {
 	}
 	r := rs.rows
 	if r == nil {
-		rs.Close()
+		rs.close()
 		return false
 	}
 	for {
@@ -135,11 +150,11 @@ func (rs *ResultSet) Next() bool {
 		}
 		if err != nil {
 			rs.err = fmt.Errorf("cassandra: reading rows: %w", err)
-			rs.Close()
+			rs.close()
 			return false
 		}
 		if len(r.pages) == 0 {
-			rs.Close()
+			rs.close()
 			return false
 		}
 		r.cur.read(r.pages[0])
@@ -156,6 +171,12 @@ var errNoRow = errors.New("cassandra: Scan called without a successful Next")
 // gocql's conversions (see gocql.Iter.Scan). Scan may be called more than
 // once for the same row.
 func (rs *ResultSet) Scan(dest ...any) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.scan(dest)
+}
+
+func (rs *ResultSet) scan(dest []any) error {
 	if rs.err != nil {
 		return rs.err
 	}
@@ -186,13 +207,24 @@ func mapScan(r CollectableRow, m map[string]any) error {
 
 // Err returns the error that ended iteration early, if any. It stays valid
 // after Close.
-func (rs *ResultSet) Err() error { return rs.err }
+func (rs *ResultSet) Err() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.err
+}
 
 // Close releases the rows not read yet. It is idempotent, does not change
 // Err, and always returns nil: a ResultSet's requests are already complete.
 func (rs *ResultSet) Close() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.close()
+	return nil
+}
+
+func (rs *ResultSet) close() {
 	if rs.closed {
-		return nil
+		return
 	}
 	rs.closed = true
 	rs.peeked = false
@@ -204,20 +236,21 @@ func (rs *ResultSet) Close() error {
 		}
 		r.pages = nil
 	}
-	return nil
 }
 
 // One reads the first row into dest and closes the result. It returns an
 // error matching ErrNotFound when there is no row.
 func (rs *ResultSet) One(dest ...any) error {
-	defer rs.Close()
-	if !rs.Next() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	defer rs.close()
+	if !rs.next() {
 		if rs.err != nil {
 			return rs.err
 		}
 		return ErrNotFound
 	}
-	return rs.Scan(dest...)
+	return rs.scan(dest)
 }
 
 // All reads every remaining row as a map from column name to value (see
@@ -227,12 +260,7 @@ func (rs *ResultSet) All() ([]map[string]any, error) {
 }
 
 // Columns returns the result's columns; nil for statements without rows.
-func (rs *ResultSet) Columns() []gocql.ColumnInfo {
-	if rs.rows == nil {
-		return nil
-	}
-	return rs.rows.cur.columns
-}
+func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.columns }
 
 // Applied reports whether a conditional statement (INSERT ... IF NOT EXISTS,
 // UPDATE ... IF, or a conditional batch) was applied. When it was not, the
@@ -262,7 +290,7 @@ func (rs *ResultSet) Host() *gocql.HostInfo { return rs.host }
 
 // Attempts returns how many requests the driver sent, over every page and
 // retry.
-func (rs *ResultSet) Attempts() int { return int(rs.attempts) }
+func (rs *ResultSet) Attempts() int { return rs.attempts }
 
 // Latency returns the end-to-end time of the execution: waiting for a
 // worker plus every request.

@@ -15,7 +15,7 @@ import (
 
 // AsyncSession runs queries on a bounded worker pool and returns their
 // results as futures. Every method returns without waiting for I/O, except
-// that with the QueueWait policy a caller waits for room when the queue is
+// that with the QueueWait policy Execute waits for room when the queue is
 // full (that wait counts against the caller's context).
 //
 // At most WithWorkers requests are in flight and at most WithQueue wait;
@@ -28,12 +28,8 @@ type AsyncSession struct {
 	opts    options
 	cluster *AsyncCluster
 
-	born time.Time // when the session was made, on its clock: see clock
-
-	closing   atomic.Bool // Shutdown or Close has started: no new work
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
-	closeErr  error
 }
 
 func newSession(c *AsyncCluster, gs *gocql.Session) (*AsyncSession, error) {
@@ -41,9 +37,7 @@ func newSession(c *AsyncCluster, gs *gocql.Session) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c}
-	s.born = s.now()
-	return s, nil
+	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c}, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does
@@ -52,13 +46,14 @@ func newSession(c *AsyncCluster, gs *gocql.Session) (*AsyncSession, error) {
 func (s *AsyncSession) Gocql() *gocql.Session { return s.gs }
 
 // Execute runs stmt with values on the worker pool and returns a future of
-// its result, which holds every page (see Query.Execute). The driver's
-// query is built before Execute returns; values must not be changed until
-// the future completes. For results too
+// its result, which holds every page (see Query.Execute). For results too
 // large to hold, use Stream. Execute(ctx, stmt, v...) is short for
 // s.Query(stmt, v...).Execute(ctx).
 func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) *Future[*ResultSet] {
-	return s.submit(ctx, new(execution), stmt, nil, nil, values)
+	// PageState turns the driver's own paging off: the execution fetches
+	// the pages itself, each with the request's context.
+	q := s.gs.Query(stmt, values...).PageSize(s.opts.pageSize).PageState(nil)
+	return s.submit(ctx, stmt, q, nil, false, nil)
 }
 
 // Query returns a builder for stmt with values, to set per-query options
@@ -75,24 +70,16 @@ func (s *AsyncSession) Batch(kind gocql.BatchType) *Batch {
 	return &Batch{s: s, kind: kind}
 }
 
-// PoolStats is a snapshot of a session's worker pool: current levels
-// (Workers, BusyWorkers, QueueDepth, ...) and cumulative counts since the
-// session started (SubmitCount, CompletedCount, RejectedCount, ...).
-type PoolStats = pool.Stats
-
-// Stats returns a snapshot of the session's worker pool.
-func (s *AsyncSession) Stats() PoolStats { return s.pool.Stats() }
-
 // Shutdown stops the session gracefully: it stops accepting queries (they
-// complete with ErrClosed), lets queued and running ones finish, then closes
-// the driver session. If ctx ends first, Shutdown returns ctx.Err() and
-// leaves the remaining work running; call Close to stop it. Shutdown may be
-// called more than once and concurrently with queries and with Close.
+// complete with ErrClosed, as do callers still waiting for room in the
+// queue), lets queued and running ones finish, then closes the driver
+// session. If ctx ends first, Shutdown returns ctx.Err() and leaves the
+// remaining work running; call Close to stop it. Shutdown may be called
+// more than once and concurrently with queries and with Close.
 func (s *AsyncSession) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
 	}
-	s.closing.Store(true)
 	if err := s.pool.Shutdown(ctx); err != nil {
 		return err
 	}
@@ -103,23 +90,22 @@ func (s *AsyncSession) Shutdown(ctx context.Context) error {
 // once, the driver session is closed so that running queries fail promptly
 // (with an error that matches ErrClosed), and Close returns when every
 // worker has stopped. A request already sent may still be executed by the
-// server. Close is idempotent and safe to call concurrently with queries.
+// server. Close is idempotent and safe to call concurrently with queries;
+// it returns nil.
 func (s *AsyncSession) Close() error {
 	s.closeOnce.Do(func() {
-		s.closing.Store(true)
 		s.closed.Store(true)
-		// Closing the driver first makes running requests return at once;
-		// the pool then drops the queue and waits for its workers.
-		s.gs.Close()
-		s.closeErr = s.pool.Close()
+		s.pool.Close() // nothing new starts; the queue is dropped
+		s.gs.Close()   // running requests return
+		s.pool.Wait()
 		s.cluster.forget(s)
 	})
-	return s.closeErr
+	return nil
 }
 
 // closedErr turns a driver error caused by Close into one that matches
 // ErrClosed, keeping the driver's error too. An error caused by the
-// caller's own context (ctx is the one the request ran with) is left alone.
+// request's own context is left alone.
 func (s *AsyncSession) closedErr(ctx context.Context, err error) error {
 	if err == nil || !s.closed.Load() || ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return err
@@ -127,21 +113,10 @@ func (s *AsyncSession) closedErr(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", ErrClosed, err)
 }
 
-// now returns the time on the session's clock.
+// now returns the time on the session's clock (see WithClock).
 func (s *AsyncSession) now() time.Time {
 	if s.opts.now == nil {
 		return time.Now()
 	}
 	return s.opts.now()
-}
-
-// clock returns the time on the session's clock as the time since the
-// session was made: 8 bytes to keep in each request instead of a
-// time.Time's 24. With the default clock it reads only the monotonic
-// clock, which costs half of time.Now.
-func (s *AsyncSession) clock() time.Duration {
-	if s.opts.now == nil {
-		return time.Since(s.born)
-	}
-	return s.opts.now().Sub(s.born)
 }

@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -84,7 +85,6 @@ func TestNewAsyncClusterValidates(t *testing.T) {
 	for name, opts := range map[string][]Option{
 		"workers":  {WithWorkers(0)},
 		"queue":    {WithQueue(-1)},
-		"places":   {WithWorkers(1 << 30), WithQueue(1 << 30)},
 		"policy":   {WithQueueFullPolicy(QueueFullPolicy(7))},
 		"pagesize": {WithPageSize(0)},
 		"prefetch": {WithPrefetch(-1)},
@@ -154,7 +154,7 @@ func TestDeadlineWhileQueued(t *testing.T) {
 	var qe *QueryError
 	require.ErrorAs(t, err, &qe)
 	assert.Equal(t, 0, qe.Attempts)
-	assert.Equal(t, uint64(1), s.Stats().CanceledCount)
+	assert.Equal(t, uint64(1), s.Stats().ExpiredCount)
 	assert.Equal(t, 0, srv.Requests(fastQuery), "a query that expired in the queue is never sent")
 
 	release()
@@ -218,7 +218,12 @@ func TestShutdownDrains(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
-	require.Eventually(t, s.closing.Load, 10*time.Second, time.Millisecond)
+	// A query with an ended context is refused before it reaches the
+	// queue: with ErrClosed once Shutdown has started.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Eventually(t, func() bool { return errors.Is(s.Execute(ended, fastQuery).Err(), ErrClosed) },
+		10*time.Second, time.Millisecond)
 	_, err := s.Execute(context.Background(), fastQuery).Await(context.Background())
 	assert.ErrorIs(t, err, ErrClosed, "new work is refused once Shutdown started")
 	release()
@@ -332,16 +337,36 @@ func TestResultWithoutColumns(t *testing.T) {
 	assert.Empty(t, rows)
 }
 
-// A panic in user code that runs on a worker (here a Configure callback)
-// completes the future with a *PanicError; the worker and session go on.
-func TestPanicOnWorkerBecomesError(t *testing.T) {
+// A panic in a Configure function, which runs on the caller's goroutine
+// when Execute is called, completes the future with an error wrapping a
+// *PanicError; nothing is submitted.
+func TestPanicInConfigureBecomesError(t *testing.T) {
 	s, _, _ := sessionServer(t, WithWorkers(1))
 	_, err := s.Query(fastQuery).Configure(func(*gocql.Query) *gocql.Query { panic("boom") }).
 		Execute(context.Background()).Await(context.Background())
 	var pe *PanicError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "boom", pe.Value)
-	assert.Contains(t, string(pe.Stack), "TestPanicOnWorkerBecomesError")
+	assert.Contains(t, string(pe.Stack), "TestPanicInConfigureBecomesError")
+	assert.Zero(t, s.Stats().SubmitCount)
+}
 
+// panicObserver panics inside the driver, on the worker that runs the query.
+type panicObserver struct{}
+
+func (panicObserver) ObserveQuery(context.Context, gocql.ObservedQuery) { panic("observer") }
+
+// A panic on a worker completes the future with an error wrapping a
+// *PanicError; the worker and the session go on.
+func TestPanicOnWorkerBecomesError(t *testing.T) {
+	s, _, _ := sessionServer(t, WithWorkers(1))
+	_, err := s.Query(fastQuery).Configure(func(q *gocql.Query) *gocql.Query { return q.Observer(panicObserver{}) }).
+		Execute(context.Background()).Await(context.Background())
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "observer", pe.Value)
+	var qe *QueryError
+	require.ErrorAs(t, err, &qe)
+	assert.Equal(t, fastQuery, qe.Statement)
 	fastQueryRuns(t, s, "the only worker survived")
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
-	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
 // Stream reads a result page by page in constant memory. Each page is one
@@ -37,16 +35,18 @@ import (
 // without an error. Close may be called from any goroutine.
 type Stream struct {
 	s      *AsyncSession
-	q      Query // snapshot of the query
+	stmt   string
+	query  *gocql.Query // built once by Query.Stream; then used by one fetch at a time
 	cfg    streamConfig
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	// Reader state: touched only by the goroutine that reads.
 	cur      *Page
-	rows     int // rows handed to the reader
-	pageRows int // rows in pages started by the reader
-	pageNo   int // pages started by the reader
+	rows     int    // rows handed to the reader
+	pageRows int    // rows in pages started by the reader
+	pageNo   int    // pages started by the reader
+	rowSeq   uint64 // bumped by every row Next moves to; a Row keeps its own
 	state    []byte
 	err      error
 	done     bool
@@ -71,41 +71,37 @@ type Stream struct {
 type PageInfo struct {
 	// Number is the page's position in the stream, from 1.
 	Number int
-	// Rows is how many rows this page holds.
+	// Rows is how many rows this page holds (within MaxRows).
 	Rows int
 	// TotalRows is the running total of rows in the pages started so far,
 	// this one included.
 	TotalRows int
 }
 
-// StreamOption configures a stream (see Query.Stream).
+// StreamOption configures one stream (see Query.Stream). The page size
+// and the starting position are the query's: Query.PageSize and
+// Query.PageState.
 type StreamOption func(*streamConfig)
 
 type streamConfig struct {
-	pageSize    int
 	prefetch    int
 	maxPages    int
 	maxRows     int
 	pageTimeout time.Duration
 	onPage      func(PageInfo)
-	resume      []byte
-	hasResume   bool
 }
 
-// StreamPageSize sets how many rows each page holds (default: the query's
-// page size, or the session's WithPageSize).
-func StreamPageSize(n int) StreamOption { return func(c *streamConfig) { c.pageSize = n } }
-
-// Prefetch sets how many pages are fetched ahead of the reader (default
-// WithPrefetch, 1). With 1 the next page is requested as soon as the reader
-// starts on the current one, so network time overlaps the reader's work;
-// 0 requests a page only when the reader needs it.
+// Prefetch sets how many pages this stream fetches ahead of its reader,
+// instead of the session's WithPrefetch. With 1 the next page is requested
+// as soon as the reader starts on the current one, so network time overlaps
+// the reader's work; 0 requests a page only when the reader needs it.
 func Prefetch(n int) StreamOption { return func(c *streamConfig) { c.prefetch = n } }
 
 // MaxPages stops the stream after n pages (0, the default, means no limit).
 func MaxPages(n int) StreamOption { return func(c *streamConfig) { c.maxPages = n } }
 
-// MaxRows stops the stream after n rows (0, the default, means no limit).
+// MaxRows stops the stream after n rows (0, the default, means no limit),
+// whether it is read by row or by page: the last page is cut short.
 // Fetching stops once the pages fetched hold n rows.
 func MaxRows(n int) StreamOption { return func(c *streamConfig) { c.maxRows = n } }
 
@@ -119,16 +115,8 @@ func PageTimeout(d time.Duration) StreamOption { return func(c *streamConfig) { 
 // total. It is meant for progress reports; it must not read the stream.
 func OnPage(fn func(PageInfo)) StreamOption { return func(c *streamConfig) { c.onPage = fn } }
 
-// ResumeFrom starts the stream at a paging state taken from an earlier
-// stream or result (Stream.PageState, Page.PageState, ResultSet.PageState).
-func ResumeFrom(state []byte) StreamOption {
-	return func(c *streamConfig) { c.resume, c.hasResume = state, true }
-}
-
 func (c *streamConfig) validate() error {
 	switch {
-	case c.pageSize < 0:
-		return fmt.Errorf("cassandra: StreamPageSize: page size must not be negative, got %d", c.pageSize)
 	case c.prefetch < 0:
 		return fmt.Errorf("cassandra: Prefetch: must not be negative, got %d", c.prefetch)
 	case c.maxPages < 0:
@@ -147,10 +135,14 @@ func (s *AsyncSession) Stream(ctx context.Context, stmt string, values ...any) *
 	return s.Query(stmt, values...).Stream(ctx)
 }
 
-// Stream starts reading the query's result page by page and returns at once;
-// the first page is requested right away. ctx bounds the whole stream. The
-// stream never returns nil: a problem at the start (an invalid option, a
-// closed session) is reported by Err and ends iteration.
+// Stream starts reading the query's result page by page and returns at
+// once, without waiting for I/O or for room in the pool: the first page is
+// requested right away if the pool has room, else when the reader first
+// needs it. The driver's query is built now, on the caller's goroutine,
+// and serves every page. ctx bounds the whole stream. The stream never
+// returns nil: a problem at the start (an invalid option, a Configure
+// function that fails, a closed session) is reported by Err and ends
+// iteration.
 func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
 	cfg := streamConfig{prefetch: q.s.opts.prefetch}
 	for _, o := range opts {
@@ -158,7 +150,7 @@ func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
 			o(&cfg)
 		}
 	}
-	st := &Stream{s: q.s, q: *q, cfg: cfg, ready: make(chan struct{}, 1)}
+	st := &Stream{s: q.s, stmt: q.stmt, cfg: cfg, ready: make(chan struct{}, 1)}
 	st.fetch.st = st
 	if ctx == nil {
 		st.ctx, st.cancel = context.WithCancel(context.Background())
@@ -170,33 +162,31 @@ func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
 		st.fail(err)
 		return st
 	}
-	if cfg.pageSize > 0 {
-		st.q.pageSize = cfg.pageSize
+	gq, err := q.build()
+	if err != nil {
+		st.fail(err)
+		return st
 	}
-	st.next = q.pageState
-	if cfg.hasResume {
-		st.next = cfg.resume
-	}
-	st.state = st.next
+	st.query = gq
+	st.next, st.state = q.pageState, q.pageState
 	st.mu.Lock()
 	st.fetching = true
 	st.mu.Unlock()
-	st.startFetch(true)
+	st.submitFetch(false)
 	return st
 }
 
 // fail ends the stream before it started.
 func (st *Stream) fail(err error) {
-	st.err = wrapQueryError(st.q.stmt, 0, nil, err)
+	st.err = wrapQueryError(st.stmt, 0, nil, err)
 	st.done = true
 	st.cancel()
 }
 
 // streamFetch is the pool task that fetches one page. A stream has at most
-// one fetch at a time (each page needs the previous page's state), so the
-// stream reuses a single task.
+// one fetch at a time (each page needs the previous page's state), so it
+// reuses a single task.
 type streamFetch struct {
-	task   pool.Task
 	st     *Stream
 	state  []byte
 	number int
@@ -206,29 +196,28 @@ type streamFetch struct {
 }
 
 // Run fetches the page on a worker and keeps it for Finish.
-func (f *streamFetch) Run(ctx context.Context) {
+func (f *streamFetch) Run() {
 	st := f.st
 	defer func() {
 		if v := recover(); v != nil {
-			f.page = nil
-			f.err = wrapQueryError(st.q.stmt, 0, nil, newPanicError(v))
+			f.page, f.err = nil, wrapQueryError(st.stmt, 0, nil, newPanicError(v))
 		}
 	}()
+	ctx := st.ctx
 	if d := st.cfg.pageTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	gq, err := st.q.build()
-	if err != nil {
-		f.page, f.err = nil, wrapQueryError(st.q.stmt, 0, nil, err)
+	if err := ctx.Err(); err != nil { // ended after the fetch got a place
+		f.page, f.err = nil, wrapQueryError(st.stmt, 0, nil, err)
 		return
 	}
-	gq.PageState(f.state)
-	it := gq.IterContext(ctx)
+	st.query.PageState(f.state)
+	it := st.query.IterContext(ctx)
 	page, err := newPage(it, f.number)
 	if err != nil {
-		err = wrapQueryError(st.q.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
+		err = wrapQueryError(st.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
 	}
 	f.page, f.err = page, err
 }
@@ -246,41 +235,34 @@ func (f *streamFetch) Finish() {
 
 // Drop records that the fetch never ran.
 func (f *streamFetch) Drop(err error) {
-	f.st.deliver(nil, wrapQueryError(f.st.q.stmt, 0, nil, err))
+	f.st.deliver(nil, wrapQueryError(f.st.stmt, 0, nil, poolErr(err)))
 }
 
-// startFetch submits the fetch of the next page; the caller has set
-// fetching. From the reader it may wait for room in the pool (mayWait);
-// from a worker it must not, and leaves the fetch to the reader instead.
-func (st *Stream) startFetch(mayWait bool) {
+// submitFetch submits the fetch of the next page; the caller has set
+// fetching. The reader waits for room when it needs the page (wait); a
+// prefetch, and a fetch submitted from a worker, never waits, and is left
+// to the reader if the pool has no room.
+func (st *Stream) submitFetch(wait bool) {
 	st.mu.Lock()
 	st.fetch.state = st.next
 	st.fetch.number = st.fetched + 1
 	st.mu.Unlock()
 	var err error
-	if mayWait {
-		err = st.s.submitPage(st.ctx, &st.fetch)
+	if wait {
+		err = st.s.pool.Submit(st.ctx, &st.fetch)
 	} else {
-		err = st.s.pool.TrySubmitTask(st.ctx, &st.fetch.task, &st.fetch)
+		err = st.s.pool.TrySubmit(st.ctx, &st.fetch)
 	}
 	if err == nil {
 		return
 	}
 	st.mu.Lock()
 	st.fetching = false
-	if mayWait && st.fetchErr == nil {
-		st.fetchErr = wrapQueryError(st.q.stmt, 0, nil, err)
+	if wait && st.fetchErr == nil {
+		st.fetchErr = wrapQueryError(st.stmt, 0, nil, poolErr(err))
 	}
 	st.mu.Unlock()
 	st.signal()
-}
-
-// submitPage submits a page fetch from the reader.
-func (s *AsyncSession) submitPage(ctx context.Context, f *streamFetch) error {
-	if s.closing.Load() {
-		return ErrClosed
-	}
-	return s.pool.SubmitTask(ctx, &f.task, f)
 }
 
 // deliver hands a fetched page (or the error that ended fetching) to the
@@ -317,7 +299,7 @@ func (st *Stream) deliver(page *Page, err error) {
 	st.mu.Unlock()
 	st.signal()
 	if more {
-		st.startFetch(false)
+		st.submitFetch(false)
 	}
 }
 
@@ -348,7 +330,7 @@ func (st *Stream) nextPage() (*Page, error) {
 		// pages are buffered: the caller asked to stop.
 		if err := st.ctx.Err(); err != nil {
 			st.mu.Unlock()
-			return nil, wrapQueryError(st.q.stmt, 0, nil, err)
+			return nil, wrapQueryError(st.stmt, 0, nil, err)
 		}
 		if len(st.buffer) > 0 {
 			p := st.buffer[0]
@@ -362,7 +344,7 @@ func (st *Stream) nextPage() (*Page, error) {
 			}
 			st.mu.Unlock()
 			if more {
-				st.startFetch(true)
+				st.submitFetch(false)
 			}
 			return p, nil
 		}
@@ -381,7 +363,7 @@ func (st *Stream) nextPage() (*Page, error) {
 		}
 		st.mu.Unlock()
 		if start {
-			st.startFetch(true)
+			st.submitFetch(true)
 			continue
 		}
 		select {
@@ -390,13 +372,17 @@ func (st *Stream) nextPage() (*Page, error) {
 			if st.closed.Load() {
 				return nil, nil
 			}
-			return nil, wrapQueryError(st.q.stmt, 0, nil, st.ctx.Err())
+			return nil, wrapQueryError(st.stmt, 0, nil, st.ctx.Err())
 		}
 	}
 }
 
-// startPage makes p the page being read.
+// startPage makes p the page being read, cut short if it would take the
+// stream past MaxRows.
 func (st *Stream) startPage(p *Page) {
+	if max := st.cfg.maxRows; max > 0 && st.pageRows+p.rows > max {
+		p.limit(max - st.pageRows)
+	}
 	st.cur = p
 	st.pageNo++
 	st.pageRows += p.rows
@@ -417,20 +403,17 @@ func (st *Stream) Next() bool {
 		st.finish(nil)
 		return false
 	}
-	if st.cfg.maxRows > 0 && st.rows >= st.cfg.maxRows {
-		st.finish(nil)
-		return false
-	}
 	for {
 		if st.cur != nil {
 			if st.cur.Next() {
 				st.rows++
+				st.rowSeq++
 				return true
 			}
 			err := st.cur.Err()
 			st.cur = nil
 			if err != nil {
-				st.finish(wrapQueryError(st.q.stmt, 0, nil, err))
+				st.finish(wrapQueryError(st.stmt, 0, nil, err))
 				return false
 			}
 		}
@@ -480,9 +463,9 @@ func (st *Stream) Columns() []gocql.ColumnInfo {
 func (st *Stream) Err() error { return st.err }
 
 // PageState returns the paging state after the page being read (before
-// the first page: the state the stream started from). Resuming from it with
-// ResumeFrom continues after that page, so finish the page first to lose
-// no rows.
+// the first page: the state the stream started from). A query resumed from
+// it with Query.PageState continues after that page, so finish the page
+// first to lose no rows.
 func (st *Stream) PageState() []byte { return st.state }
 
 // Close stops the stream: fetching stops at once (a request in flight is
@@ -524,7 +507,7 @@ func (st *Stream) Rows() iter.Seq2[Row, error] {
 	return func(yield func(Row, error) bool) {
 		defer st.release()
 		for st.Next() {
-			if !yield(Row{st}, nil) {
+			if !yield(Row{st, st.rowSeq}, nil) {
 				return
 			}
 		}
@@ -541,10 +524,7 @@ func (st *Stream) Rows() iter.Seq2[Row, error] {
 func (st *Stream) Pages() iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		defer st.release()
-		for !st.done {
-			if st.cfg.maxRows > 0 && st.pageRows >= st.cfg.maxRows {
-				break
-			}
+		for !st.done && (st.cfg.maxRows == 0 || st.pageRows < st.cfg.maxRows) {
 			p, err := st.nextPage()
 			if err != nil {
 				st.finish(err)
@@ -595,17 +575,26 @@ func RowsAs[T any](st *Stream, fn RowToFunc[T]) iter.Seq2[T, error] {
 }
 
 // Row is the current row of a Stream inside a range loop over Rows. It is
-// valid only until the loop continues.
+// valid only until the loop continues: afterwards its methods return an
+// error (Columns returns nil) instead of reading whatever row the stream
+// has moved to.
 type Row struct {
-	st *Stream
+	st  *Stream
+	seq uint64 // the stream's rowSeq when this row was current
 }
 
-// errStaleRow is returned by a zero Row.
-var errStaleRow = errors.New("cassandra: no current row")
+// errStaleRow is returned by a Row used after the stream moved on, and by
+// a zero Row.
+var errStaleRow = errors.New("cassandra: Row used after its loop iteration (or a zero Row)")
+
+// current reports whether r is still the stream's current row.
+func (r Row) current() bool {
+	return r.st != nil && !r.st.done && r.st.rowSeq == r.seq
+}
 
 // Scan copies the row's columns into dest, as ResultSet.Scan does.
 func (r Row) Scan(dest ...any) error {
-	if r.st == nil {
+	if !r.current() {
 		return errStaleRow
 	}
 	return r.st.Scan(dest...)
@@ -613,7 +602,7 @@ func (r Row) Scan(dest ...any) error {
 
 // MapScan copies the row into m, keyed by column name.
 func (r Row) MapScan(m map[string]any) error {
-	if r.st == nil {
+	if !r.current() {
 		return errStaleRow
 	}
 	return r.st.MapScan(m)
@@ -621,7 +610,7 @@ func (r Row) MapScan(m map[string]any) error {
 
 // Columns returns the row's columns.
 func (r Row) Columns() []gocql.ColumnInfo {
-	if r.st == nil {
+	if !r.current() {
 		return nil
 	}
 	return r.st.Columns()

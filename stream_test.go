@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,7 +79,7 @@ func settled(t *testing.T, st *Stream) (buffered, fetched int) {
 func TestStreamReadsEveryPage(t *testing.T) {
 	srv, s := streamServer(t, 10)
 	var pages []PageInfo
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3),
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background(),
 		OnPage(func(p PageInfo) { pages = append(pages, p) }))
 	got, err := readInts(st)
 	require.NoError(t, err)
@@ -90,7 +91,7 @@ func TestStreamReadsEveryPage(t *testing.T) {
 func TestStreamErrorOnFirstPage(t *testing.T) {
 	srv, s := streamServer(t, 10)
 	srv.FailPage(streamQuery, 1, cqltest.ReadTimeout())
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background())
 	assert.False(t, st.Next(), "an error before the first row ends the stream at once")
 	var rt *gocql.RequestErrReadTimeout
 	assert.ErrorAs(t, st.Err(), &rt)
@@ -102,7 +103,7 @@ func TestStreamErrorOnFirstPage(t *testing.T) {
 func TestStreamErrorOnThirdPageComesAfterTheSecond(t *testing.T) {
 	srv, s := streamServer(t, 10)
 	srv.FailPage(streamQuery, 3, cqltest.Overloaded())
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background())
 	got, err := readInts(st)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, got, "every row of pages 1 and 2 first")
 	var ov *gocql.RequestErrOverloaded
@@ -112,7 +113,7 @@ func TestStreamErrorOnThirdPageComesAfterTheSecond(t *testing.T) {
 func TestStreamDroppedConnection(t *testing.T) {
 	srv, s := streamServer(t, 10)
 	srv.DropConnectionOnPage(streamQuery, 2)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background())
 	got, err := readInts(st)
 	assert.Equal(t, []int{0, 1, 2}, got)
 	assert.Error(t, err)
@@ -124,7 +125,7 @@ func TestStreamSlowPage(t *testing.T) {
 	srv, s := streamServer(t, 10)
 	release := make(chan struct{})
 	srv.DelayPage(streamQuery, 2, release)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background())
 
 	rows := make(chan int)
 	done := make(chan error, 1)
@@ -158,7 +159,7 @@ func TestStreamSlowPage(t *testing.T) {
 // is read, one is buffered, and no further page is requested.
 func TestStreamBackpressure(t *testing.T) {
 	srv, s := streamServer(t, 100)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(5))
+	st := s.Query(streamQuery).PageSize(5).Stream(context.Background())
 	require.True(t, st.Next())
 	buffered, fetched := settled(t, st)
 	assert.Equal(t, 1, buffered, "the next page is prefetched")
@@ -166,7 +167,7 @@ func TestStreamBackpressure(t *testing.T) {
 	assert.Equal(t, 2, srv.Requests(streamQuery), "page 3 is not requested while the reader is behind")
 
 	// Deeper prefetch holds more pages, never more than 1 + prefetch.
-	st2 := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(5), Prefetch(3))
+	st2 := s.Query(streamQuery).PageSize(5).Stream(context.Background(), Prefetch(3))
 	require.True(t, st2.Next())
 	buffered, fetched = settled(t, st2)
 	assert.Equal(t, 3, buffered)
@@ -177,7 +178,7 @@ func TestStreamBackpressure(t *testing.T) {
 
 func TestStreamWithoutPrefetchFetchesOnDemand(t *testing.T) {
 	srv, s := streamServer(t, 20)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(5), Prefetch(0))
+	st := s.Query(streamQuery).PageSize(5).Stream(context.Background(), Prefetch(0))
 	for range 5 {
 		require.True(t, st.Next())
 	}
@@ -192,7 +193,7 @@ func TestStreamWithoutPrefetchFetchesOnDemand(t *testing.T) {
 // A reader that abandons the stream halfway leaves nothing running.
 func TestStreamAbandonedHalfway(t *testing.T) {
 	_, s := streamServer(t, 100, WithWorkers(2))
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(10))
+	st := s.Query(streamQuery).PageSize(10).Stream(context.Background())
 	for range 45 {
 		require.True(t, st.Next())
 	}
@@ -210,7 +211,7 @@ func TestStreamCloseDuringFetch(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	srv.DelayPage(streamQuery, 2, release)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background())
 	for range 3 {
 		require.True(t, st.Next())
 	}
@@ -234,7 +235,7 @@ func TestStreamDeadlineWhileWaitingForAPage(t *testing.T) {
 	srv.DelayPage(streamQuery, 2, release)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	st := s.Query(streamQuery).Stream(ctx, StreamPageSize(3))
+	st := s.Query(streamQuery).PageSize(3).Stream(ctx)
 	got, err := readInts(st)
 	assert.Equal(t, []int{0, 1, 2}, got)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -245,7 +246,7 @@ func TestStreamPageTimeout(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	srv.DelayPage(streamQuery, 3, release)
-	st := s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3), PageTimeout(100*time.Millisecond))
+	st := s.Query(streamQuery).PageSize(3).Stream(context.Background(), PageTimeout(time.Second))
 	got, err := readInts(st)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, got)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -257,14 +258,14 @@ func TestStreamPageWithZeroRows(t *testing.T) {
 	srv, s := streamServer(t, 9)
 	srv.EmptyPage(streamQuery, 2)
 	var pages []PageInfo
-	got, err := readInts(s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3),
+	got, err := readInts(s.Query(streamQuery).PageSize(3).Stream(context.Background(),
 		OnPage(func(p PageInfo) { pages = append(pages, p) })))
 	require.NoError(t, err)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, got)
 	assert.Equal(t, []PageInfo{{1, 3, 3}, {2, 0, 3}, {3, 3, 6}, {4, 3, 9}}, pages)
 
 	var lens []int
-	for p, err := range s.Query(streamQuery).Stream(context.Background(), StreamPageSize(3)).Pages() {
+	for p, err := range s.Query(streamQuery).PageSize(3).Stream(context.Background()).Pages() {
 		require.NoError(t, err)
 		lens = append(lens, p.Len())
 	}
@@ -296,7 +297,7 @@ func TestStreamRangeLoops(t *testing.T) {
 	srv.FailPage(streamQuery, 3, cqltest.ReadTimeout())
 	var got []int
 	var final error
-	for row, err := range s.Query(streamQuery).Stream(context.Background(), StreamPageSize(10)).Rows() {
+	for row, err := range s.Query(streamQuery).PageSize(10).Stream(context.Background()).Rows() {
 		if err != nil {
 			final = err
 			break
@@ -313,7 +314,7 @@ func TestStreamRangeLoops(t *testing.T) {
 		ID int `cql:"id"`
 	}
 	sum := 0
-	for n, err := range RowsAs(s.Query(streamQuery).Stream(context.Background(), StreamPageSize(7)), RowToStructByName[num]) {
+	for n, err := range RowsAs(s.Query(streamQuery).PageSize(7).Stream(context.Background()), RowToStructByName[num]) {
 		require.NoError(t, err)
 		sum += n.ID
 	}
@@ -335,7 +336,7 @@ func TestStreamEndGivesItsPlaceBack(t *testing.T) {
 	_, s := streamServer(t, 10, WithWorkers(1), WithQueue(0), WithQueueFullPolicy(QueueFailFast))
 	ctx := context.Background()
 	for i := range 200 {
-		got, err := readInts(s.Query(streamQuery).Stream(ctx, StreamPageSize(3), Prefetch(1)))
+		got, err := readInts(s.Query(streamQuery).PageSize(3).Stream(ctx, Prefetch(1)))
 		require.NoError(t, err)
 		require.Len(t, got, 10)
 		require.Zero(t, s.Stats().BusyWorkers, "round %d", i)
@@ -344,18 +345,26 @@ func TestStreamEndGivesItsPlaceBack(t *testing.T) {
 	}
 }
 
-// A panic while a page is fetched (here in a Configure callback, which runs
-// on the worker) ends the stream with a *PanicError; the reader never hangs.
+// panicOnPage is a query observer that panics when the driver reports the
+// given page (counting from 1), on the worker that fetches it.
+type panicOnPage struct {
+	page  int
+	calls atomic.Int32
+}
+
+func (o *panicOnPage) ObserveQuery(context.Context, gocql.ObservedQuery) {
+	if int(o.calls.Add(1)) == o.page {
+		panic("boom")
+	}
+}
+
+// A panic while a page is fetched ends the stream with an error wrapping a
+// *PanicError; the reader never hangs and the worker is freed.
 func TestStreamPanicInFetch(t *testing.T) {
 	_, s := streamServer(t, 10)
-	calls := 0
-	st := s.Query(streamQuery).Configure(func(q *gocql.Query) *gocql.Query {
-		calls++
-		if calls == 2 {
-			panic("boom")
-		}
-		return q
-	}).Stream(context.Background(), StreamPageSize(3), Prefetch(0))
+	obs := &panicOnPage{page: 2}
+	st := s.Query(streamQuery).PageSize(3).Configure(func(q *gocql.Query) *gocql.Query { return q.Observer(obs) }).
+		Stream(context.Background(), Prefetch(0))
 	got, err := readInts(st)
 	assert.Equal(t, []int{0, 1, 2}, got)
 	var pe *PanicError
@@ -364,5 +373,97 @@ func TestStreamPanicInFetch(t *testing.T) {
 	var qe *QueryError
 	require.ErrorAs(t, err, &qe)
 	assert.Equal(t, streamQuery, qe.Statement)
-	assert.Zero(t, s.Stats().BusyWorkers)
+	require.Eventually(t, func() bool { return s.Stats().BusyWorkers == 0 }, 10*time.Second, time.Millisecond)
+}
+
+// A stream's Configure functions run once, on the caller, when Stream is
+// called, as Execute's do: every page uses the query they built.
+func TestStreamConfiguresOnce(t *testing.T) {
+	_, s := streamServer(t, 10)
+	var calls atomic.Int32
+	st := s.Query(streamQuery).PageSize(3).Configure(func(q *gocql.Query) *gocql.Query {
+		calls.Add(1)
+		return q
+	}).Stream(context.Background())
+	assert.Equal(t, int32(1), calls.Load(), "ran when Stream was called")
+	got, err := readInts(st)
+	require.NoError(t, err)
+	assert.Len(t, got, 10)
+	assert.Equal(t, int32(1), calls.Load(), "not again for the pages")
+
+	_, err = readInts(s.Query(streamQuery).Configure(nil).Stream(context.Background()))
+	assert.ErrorContains(t, err, "Configure function 1 is nil")
+}
+
+// MaxRows holds whether the stream is read by row or by page: the last page
+// is cut short.
+func TestStreamMaxRowsByRowAndByPage(t *testing.T) {
+	_, s := streamServer(t, 20)
+	got, err := readInts(s.Query(streamQuery).PageSize(3).Stream(context.Background(), MaxRows(7)))
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6}, got)
+
+	var lens []int
+	var rows []int
+	for p, err := range s.Query(streamQuery).PageSize(3).Stream(context.Background(), MaxRows(7)).Pages() {
+		require.NoError(t, err)
+		lens = append(lens, p.Len())
+		ints, err := CollectRows(p, RowTo[int])
+		require.NoError(t, err)
+		rows = append(rows, ints...)
+	}
+	assert.Equal(t, []int{3, 3, 1}, lens)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6}, rows)
+}
+
+// A Row kept past its loop iteration gives an error instead of reading
+// whatever row the stream has moved to.
+func TestStreamRowUsedAfterItsIteration(t *testing.T) {
+	_, s := streamServer(t, 5)
+	var first Row
+	n := 0
+	for row, err := range s.Query(streamQuery).PageSize(2).Stream(context.Background()).Rows() {
+		require.NoError(t, err)
+		if n == 0 {
+			first = row
+			var v int
+			require.NoError(t, first.Scan(&v))
+			assert.Equal(t, 0, v)
+		} else {
+			assert.ErrorIs(t, first.Scan(new(int)), errStaleRow, "iteration %d", n)
+			assert.ErrorIs(t, first.MapScan(map[string]any{}), errStaleRow)
+			assert.Nil(t, first.Columns())
+		}
+		n++
+	}
+	assert.Equal(t, 5, n)
+	assert.ErrorIs(t, first.Scan(new(int)), errStaleRow, "after the loop")
+	assert.ErrorIs(t, Row{}.Scan(new(int)), errStaleRow)
+}
+
+// Stream returns at once even when the pool has no room: the first page is
+// then requested when the reader needs it, waiting for room as Execute
+// does.
+func TestStreamReturnsAtOnceWhenThePoolIsFull(t *testing.T) {
+	srv, s := streamServer(t, 6, WithWorkers(1), WithQueue(0))
+	hold := make(chan struct{})
+	srv.DelayPage(streamQuery, 1, hold)
+	first := s.Query(streamQuery).PageSize(3).Stream(context.Background())
+	defer first.Close()
+	require.Eventually(t, func() bool { return srv.Requests(streamQuery) == 1 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, 1, s.Stats().BusyWorkers)
+
+	// The pool is full: Stream must not wait for room (the test would
+	// hang here if it did, since nothing releases the page yet).
+	second := s.Query(streamQuery).PageSize(3).Stream(context.Background())
+	defer second.Close()
+	assert.Zero(t, s.Stats().WaitingSubmitters)
+
+	close(hold)
+	got, err := readInts(second)
+	require.NoError(t, err)
+	assert.Len(t, got, 6)
+	got, err = readInts(first)
+	require.NoError(t, err)
+	assert.Len(t, got, 6)
 }

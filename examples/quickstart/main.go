@@ -106,8 +106,7 @@ func run() error {
 	fmt.Printf("user 42: %+v\n", u)
 
 	// Stream the whole table in pages of 100, in constant memory.
-	stream := session.Query(`SELECT id, name, email FROM demo.users`).Stream(ctx,
-		cassandra.StreamPageSize(100),
+	stream := session.Query(`SELECT id, name, email FROM demo.users`).PageSize(100).Stream(ctx,
 		cassandra.OnPage(func(p cassandra.PageInfo) {
 			if p.Number%5 == 0 {
 				fmt.Printf("  page %d: %d rows, %d so far\n", p.Number, p.Rows, p.TotalRows)
@@ -149,7 +148,7 @@ func run() error {
 	fmt.Println("batch applied")
 
 	st := session.Stats()
-	fmt.Printf("pool: %d workers, %d submitted, %d completed, %d rejected, %d canceled\n",
-		st.Workers, st.SubmitCount, st.CompletedCount, st.RejectedCount, st.CanceledCount)
+	fmt.Printf("pool: %d workers, %d submitted, %d completed, %d rejected, %d expired in the queue\n",
+		st.Workers, st.SubmitCount, st.CompletedCount, st.RejectedCount, st.ExpiredCount)
 	return nil
 }

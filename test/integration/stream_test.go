@@ -69,8 +69,7 @@ func TestStreamMatchesRawIter(t *testing.T) {
 	require.Len(t, want, streamTotal)
 
 	var pages []cassandra.PageInfo
-	st := s.Query(`SELECT p, c FROM stream_rows`).Stream(ctx, cassandra.StreamPageSize(1000),
-		cassandra.OnPage(func(pi cassandra.PageInfo) { pages = append(pages, pi) }))
+	st := s.Query(`SELECT p, c FROM stream_rows`).PageSize(1000).Stream(ctx, cassandra.OnPage(func(pi cassandra.PageInfo) { pages = append(pages, pi) }))
 	got := make([]key, 0, streamTotal)
 	for row, err := range st.Rows() {
 		require.NoError(t, err)
@@ -97,7 +96,7 @@ func TestStreamBreakEarlyAndResume(t *testing.T) {
 	defer cancel()
 
 	const stmt = `SELECT c FROM stream_rows WHERE p = 3`
-	st := s.Query(stmt).Stream(ctx, cassandra.StreamPageSize(100))
+	st := s.Query(stmt).PageSize(100).Stream(ctx)
 	var first []int
 	var cursor []byte
 	for page, err := range st.Pages() {
@@ -115,7 +114,7 @@ func TestStreamBreakEarlyAndResume(t *testing.T) {
 	assert.False(t, st.Next(), "breaking out closed the stream")
 	assert.NoError(t, st.Err())
 
-	rest, err := cassandra.CollectRows(s.Query(stmt).Stream(ctx, cassandra.StreamPageSize(1000), cassandra.ResumeFrom(cursor)), cassandra.RowTo[int])
+	rest, err := cassandra.CollectRows(s.Query(stmt).PageSize(1000).PageState(cursor).Stream(ctx), cassandra.RowTo[int])
 	require.NoError(t, err)
 	all := append(first, rest...)
 	require.Len(t, all, streamPerPart)
@@ -142,15 +141,15 @@ func TestStreamLimits(t *testing.T) {
 	defer cancel()
 	const stmt = `SELECT c FROM stream_rows WHERE p = 1`
 
-	ints, err := cassandra.CollectRows(s.Query(stmt).Stream(ctx, cassandra.StreamPageSize(100), cassandra.MaxRows(250)), cassandra.RowTo[int])
+	ints, err := cassandra.CollectRows(s.Query(stmt).PageSize(100).Stream(ctx, cassandra.MaxRows(250)), cassandra.RowTo[int])
 	require.NoError(t, err)
 	assert.Len(t, ints, 250)
 
-	ints, err = cassandra.CollectRows(s.Query(stmt).Stream(ctx, cassandra.StreamPageSize(100), cassandra.MaxPages(2)), cassandra.RowTo[int])
+	ints, err = cassandra.CollectRows(s.Query(stmt).PageSize(100).Stream(ctx, cassandra.MaxPages(2)), cassandra.RowTo[int])
 	require.NoError(t, err)
 	assert.Len(t, ints, 200)
 
-	ints, err = cassandra.CollectRows(s.Query(stmt).Stream(ctx, cassandra.StreamPageSize(700), cassandra.Prefetch(0)), cassandra.RowTo[int])
+	ints, err = cassandra.CollectRows(s.Query(stmt).PageSize(700).Stream(ctx, cassandra.Prefetch(0)), cassandra.RowTo[int])
 	require.NoError(t, err)
 	assert.Len(t, ints, streamPerPart)
 
@@ -187,7 +186,7 @@ func TestStreamsAndFuturesOnTwoWorkers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st := s.Query(`SELECT c FROM stream_rows WHERE p = ?`, i).Stream(ctx, cassandra.StreamPageSize(500), cassandra.Prefetch(2))
+			st := s.Query(`SELECT c FROM stream_rows WHERE p = ?`, i).PageSize(500).Stream(ctx, cassandra.Prefetch(2))
 			for _, err := range st.Rows() {
 				if err != nil {
 					errs[i] = err
@@ -222,7 +221,7 @@ func TestStreamContextCancel(t *testing.T) {
 	s := connect(t)
 	streamTable(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
-	st := s.Query(`SELECT c FROM stream_rows`).Stream(ctx, cassandra.StreamPageSize(100))
+	st := s.Query(`SELECT c FROM stream_rows`).PageSize(100).Stream(ctx)
 	require.True(t, st.Next())
 	cancel()
 	n := 0
@@ -234,7 +233,7 @@ func TestStreamContextCancel(t *testing.T) {
 
 	// Close from another goroutine while the reader waits: reading ends
 	// without an error.
-	st = s.Query(`SELECT c FROM stream_rows`).Stream(context.Background(), cassandra.StreamPageSize(5000), cassandra.Prefetch(0))
+	st = s.Query(`SELECT c FROM stream_rows`).PageSize(5000).Stream(context.Background(), cassandra.Prefetch(0))
 	require.True(t, st.Next())
 	done := make(chan struct{})
 	go func() {

@@ -249,8 +249,8 @@ func main() {
 		}
 		tw.Flush()
 		if sub := st1.SubmitCount - st0.SubmitCount; sub > 0 {
-			fmt.Printf("c=%d wrapper: %.1f%% of requests run by their awaiter, %d worker goroutines at the end\n",
-				c, 100*float64(st1.HelpedCount-st0.HelpedCount)/float64(sub), st1.LiveWorkers)
+			fmt.Printf("c=%d wrapper: %d requests, %.1f µs queued on average, %d worker goroutines at the end\n",
+				c, sub, float64((st1.QueueWaitDuration-st0.QueueWaitDuration).Microseconds())/float64(sub), st1.LiveWorkers)
 		}
 	}
 }

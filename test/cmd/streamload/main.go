@@ -91,7 +91,7 @@ func main() {
 	}
 	switch *mode {
 	case "stream":
-		st := session.Query(stmt).Stream(ctx, cassandra.StreamPageSize(*pageSize), cassandra.Prefetch(*prefetch))
+		st := session.Query(stmt).PageSize(*pageSize).Stream(ctx, cassandra.Prefetch(*prefetch))
 		for {
 			// Time in Next is time the reader waits for a page (plus
 			// moving to the next row, which is cheap).
@@ -188,7 +188,7 @@ func fill(ctx context.Context, s *cassandra.AsyncSession, table string, n, paylo
 		}
 	}
 	count := 0
-	st := s.Query("SELECT id FROM "+table).Stream(ctx, cassandra.StreamPageSize(10000))
+	st := s.Query("SELECT id FROM " + table).PageSize(10000).Stream(ctx)
 	for st.Next() {
 		count++
 	}
