@@ -89,4 +89,3 @@ func benchmarkConcurrently(b *testing.B, c int, newCtx func() (context.Context, 
 		b.Fatal(err)
 	}
 }
-
