@@ -50,7 +50,8 @@ func valueLike(k kind) bool {
 // lex returns the token at or after s[i], skipping white space and
 // comments. afterValue says whether the previous token was valueLike,
 // which decides whether "-1" is one literal or a minus and a literal, as
-// in Cassandra's own grammar.
+// in Cassandra's own grammar, and whether ":x" is a named marker or a map
+// literal's ":" before a value.
 //
 // Every path advances by at least one byte and every scan is forward
 // only, so lexing a whole statement is linear in its length. An
@@ -125,6 +126,11 @@ func lex(s string, i int, afterValue bool) token {
 	case isWordStart(c):
 		return lexWord(s, i)
 	case c == ':':
+		// After a value, ":" separates a map key or UDT field from its
+		// value ({1:true}, {f:x}); elsewhere ":name" is a named marker.
+		if afterValue {
+			return token{kind: tColon, start: i, end: i + 1}
+		}
 		if i+1 < len(s) && isWordStart(s[i+1]) {
 			return token{kind: tNamed, start: i, end: scanWord(s, i+1)}
 		}
@@ -363,7 +369,7 @@ func isAltDuration(s string, i int) bool {
 // isUUID reports whether s[i:] starts with a UUID in its 8-4-4-4-12 hex
 // form (which covers timeuuids).
 func isUUID(s string, i int) bool {
-	if len(s)-i < 36 {
+	if len(s)-i < 36 || s[i+8] != '-' || s[i+13] != '-' {
 		return false
 	}
 	for k := 0; k < 36; k++ {

@@ -234,8 +234,11 @@ func (z *normalizer) spaceBefore(k kind, text string) bool {
 		return false
 	}
 	switch z.prev {
-	case tOpen, tDot, tTypeOpen:
+	case tOpen, tDot:
 		return false
+	case tTypeOpen:
+		// Except that "<" and "=" written together would read as "<=".
+		return text[0] == '='
 	}
 	switch k {
 	case tClose, tComma, tSemi, tDot, tColon, tTypeOpen, tTypeClose:
