@@ -82,19 +82,57 @@ var keywords = map[string]kwFlags{
 // words are names without a lookup.
 const maxKeywordLen = 12
 
+// keywordTable holds keywords for lookupKeyword: an open-addressing hash
+// table, built once from keywords, with a hash that needs no
+// upper-cased copy of the word. Normalize looks up every word of a
+// statement, and a Go map's string hashing was most of its time.
+var keywordTable = func() (t [256]struct {
+	word  string
+	flags kwFlags
+}) {
+	for w, f := range keywords {
+		if len(w) > maxKeywordLen {
+			panic("cqlstmt: keyword longer than maxKeywordLen: " + w)
+		}
+		h := keywordHash(w)
+		for t[h].word != "" {
+			h++ // wraps around the table, which has room to spare
+		}
+		t[h].word, t[h].flags = w, f
+	}
+	return t
+}()
+
+// keywordHash hashes a word case-insensitively.
+func keywordHash(w string) uint8 {
+	return uint8(len(w)*41) ^ upper(w[0])*7 ^ upper(w[len(w)-1])*13 ^ upper(w[len(w)/2])*3
+}
+
 // lookupKeyword returns the flags of word, matched case-insensitively, or
-// 0 for a name. It does not allocate: the upper-cased copy lives on the
-// stack, and the compiler looks a map up by a converted byte slice without
-// making a string.
+// 0 for a name.
 func lookupKeyword(word string) kwFlags {
-	if len(word) > maxKeywordLen {
+	if len(word) == 0 || len(word) > maxKeywordLen {
 		return 0
 	}
-	var up [maxKeywordLen]byte
-	for i := 0; i < len(word); i++ {
-		up[i] = upper(word[i])
+	for h := keywordHash(word); ; h++ {
+		e := &keywordTable[h]
+		if e.word == "" {
+			return 0
+		}
+		if len(e.word) == len(word) && equalUpper(word, e.word) {
+			return e.flags
+		}
 	}
-	return keywords[string(up[:len(word)])]
+}
+
+// equalUpper reports whether w, upper-cased, is up.
+func equalUpper(w, up string) bool {
+	for i := 0; i < len(w); i++ {
+		if upper(w[i]) != up[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // upper returns the ASCII upper case of c; other bytes are returned as is.
