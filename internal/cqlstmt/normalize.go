@@ -24,12 +24,14 @@ const maxDepth = 16
 //     numbers, NaN, Infinity), UUIDs and timeuuids, blobs (0x...), booleans
 //     and durations (1h30m, -10µs, P1D, PT1H, P0001-02-03T04:05:06) become
 //     "?", as do positional markers.
-//   - A bracketed literal whose elements are all constants or "?" becomes
-//     one "?": a list [...], a set or map {...}, a tuple inside one of
-//     them, and an IN list, so "IN (1, 2, 3)" and "IN ('a')" are both
-//     "IN ?", the form a driver sends for a bound list. Brackets holding a
-//     name or a named marker stay: a function call now(), a VALUES list,
-//     a UDT literal {name: ?}, "IN (:a, :b)".
+//   - A collection literal or IN list whose elements are all constants or
+//     "?" becomes one "?": a list [...], a set or map {...} (tuples and
+//     collections nested in them included), and an IN list, so
+//     "IN (1, 2, 3)" and "IN ('a')" are both "IN ?", the form a driver
+//     sends for a bound list. Other brackets stay, their literals replaced:
+//     calls (now(), token(?)), VALUES and column lists and tuples, whose
+//     length is fixed by the statement, and any bracket holding a name or
+//     a named marker ({street: ?}, IN (:a, :b)).
 //   - Named markers (:name) and quoted names ("Foo", quotes and case kept)
 //     stay as written; so do unquoted names.
 //   - Keywords are upper-cased (see keywords.go for the list): CQL's
