@@ -84,9 +84,14 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 		err       error
 		ready     = make(chan struct{})
 	)
+	// The session gets a copy of the configuration, with this library's
+	// additions; the caller's stays as it was.
+	cfg := *c.cfg
+	m := newMetrics(c.opts.collector, cfg.Keyspace)
+	m.install(&cfg)
 	go func() {
 		defer c.connecting.Done()
-		s, e := c.cfg.CreateSession()
+		s, e := cfg.CreateSession()
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {
@@ -117,12 +122,15 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(c, gs)
+	s, err := newSession(c, gs, m)
 	if err != nil {
 		gs.Close()
 		return nil, err
 	}
 
+	if sc, ok := c.opts.collector.(SessionCollector); ok {
+		sc.SessionOpened(s)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -24,6 +24,7 @@ type execution struct {
 	start  time.Time // when Execute was called
 	rs     ResultSet // the result, once Run has filled it in
 	err    error
+	rec    *record // for the session's collector; nil without one
 }
 
 // submit hands the driver's request q or b (exactly one of them set) to the
@@ -35,11 +36,22 @@ type execution struct {
 func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, b *gocql.Batch, single bool, err error) *Future[*ResultSet] {
 	e := &execution{s: s, stmt: stmt, query: q, batch: b, single: single, start: s.now()}
 	e.fut.done = make(chan struct{})
+	m := s.metrics
+	if m != nil {
+		desc := stmt
+		if b != nil {
+			desc = batchCQL(batchStmts(b))
+		}
+		e.rec = m.newRecord(ctx, desc, e.start)
+	}
 	switch {
 	case ctx == nil:
 		err = errNilContext
 	case err == nil:
 		e.ctx, e.stop = context.WithCancel(ctx)
+		if m != nil && m.attempts != nil {
+			e.ctx = context.WithValue(e.ctx, execKey{}, e) // for the observer
+		}
 		e.fut.op = e
 		err = poolErr(s.pool.Submit(e.ctx, e))
 	}
@@ -47,9 +59,22 @@ func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, 
 		if e.stop != nil {
 			e.stop()
 		}
-		e.fut.complete(nil, wrapQueryError(stmt, 0, nil, err))
+		err = wrapQueryError(stmt, 0, nil, err)
+		e.fut.complete(nil, err)
+		if m != nil {
+			m.requestDone(e.rec, s.now(), err)
+		}
 	}
 	return &e.fut
+}
+
+// batchStmts returns the statements of b.
+func batchStmts(b *gocql.Batch) []string {
+	stmts := make([]string, len(b.Entries))
+	for i, en := range b.Entries {
+		stmts[i] = en.Stmt
+	}
+	return stmts
 }
 
 // cancel is Future.Cancel for an execution.
@@ -67,6 +92,9 @@ func (e *execution) Run() {
 			e.err = wrapQueryError(e.stmt, 0, nil, newPanicError(v))
 		}
 	}()
+	if e.rec != nil {
+		e.rec.info.QueueWait = e.s.now().Sub(e.start)
+	}
 	// Cancelled, or out of time, after it got a place: never sent.
 	if err := e.ctx.Err(); err != nil {
 		e.err = wrapQueryError(e.stmt, 0, nil, err)
@@ -109,6 +137,9 @@ func (e *execution) Finish() {
 		e.rs.Close() // cancelled meanwhile: nobody will read the rows
 	}
 	e.stop()
+	if e.rec != nil {
+		e.report()
+	}
 }
 
 // Drop completes the future of a request that never ran: its context ended
@@ -116,6 +147,24 @@ func (e *execution) Finish() {
 func (e *execution) Drop(err error) {
 	e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, poolErr(err)))
 	e.stop()
+	if e.rec != nil {
+		e.rec.info.QueueWait = e.s.now().Sub(e.start)
+		e.report()
+	}
+}
+
+// report tells the session's collector how the request went.
+func (e *execution) report() {
+	<-e.fut.done // whoever completed it has published its error
+	info := &e.rec.info
+	rs := &e.rs
+	info.Attempts, info.Rows, info.Pages, info.Host = rs.attempts, rs.rowCount, rs.pages, hostString(rs.host)
+	if e.batch != nil {
+		info.Consistency = e.batch.GetConsistency()
+	} else {
+		info.Consistency = e.query.GetConsistency()
+	}
+	e.s.metrics.requestDone(e.rec, e.s.now(), e.fut.err)
 }
 
 // poolErr turns the pool's errors into the package's.

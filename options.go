@@ -47,13 +47,14 @@ func (p QueueFullPolicy) String() string {
 type Option func(*options)
 
 type options struct {
-	workers  int
-	queue    int
-	policy   QueueFullPolicy
-	pageSize int
-	prefetch int
-	now      func() time.Time // nil: time.Now
-	clockSet bool             // WithClock was used
+	workers   int
+	queue     int
+	policy    QueueFullPolicy
+	pageSize  int
+	prefetch  int
+	now       func() time.Time // nil: time.Now
+	clockSet  bool             // WithClock was used
+	collector Collector        // nil: none
 }
 
 func defaultOptions() options {

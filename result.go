@@ -36,6 +36,7 @@ type ResultSet struct {
 	latency  time.Duration
 	rowCount int
 	attempts int
+	pages    int
 	applied  bool
 
 	mu     sync.Mutex  // guards the cursor below
@@ -73,6 +74,7 @@ func (rs *ResultSet) metadata() *resultMeta {
 // and released at once; a page with rows cannot carry an error.
 func (rs *ResultSet) addPage(iter *gocql.Iter) error {
 	rs.attempts += iter.Attempts()
+	rs.pages++
 	rs.host = iter.Host()
 	if rs.rows == nil {
 		if cols := iter.Columns(); len(cols) > 0 || iter.NumRows() > 0 {

@@ -27,17 +27,18 @@ type AsyncSession struct {
 	pool    *pool.Pool
 	opts    options
 	cluster *AsyncCluster
+	metrics *metrics // nil without a collector
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
 }
 
-func newSession(c *AsyncCluster, gs *gocql.Session) (*AsyncSession, error) {
+func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics) (*AsyncSession, error) {
 	p, err := pool.New(c.opts.poolConfig())
 	if err != nil {
 		return nil, err
 	}
-	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c}, nil
+	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m}, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does
@@ -99,6 +100,9 @@ func (s *AsyncSession) Close() error {
 		s.gs.Close()   // running requests return
 		s.pool.Wait()
 		s.cluster.forget(s)
+		if sc, ok := s.opts.collector.(SessionCollector); ok {
+			sc.SessionClosed(s)
+		}
 	})
 	return nil
 }

@@ -40,6 +40,7 @@ type Stream struct {
 	cfg    streamConfig
 	ctx    context.Context
 	cancel context.CancelFunc
+	parent context.Context // the context Stream was called with, for the collector
 
 	// Reader state: touched only by the goroutine that reads.
 	cur      *Page
@@ -158,6 +159,7 @@ func (q *Query) Stream(ctx context.Context, opts ...StreamOption) *Stream {
 		return st
 	}
 	st.ctx, st.cancel = context.WithCancel(ctx)
+	st.parent = ctx
 	if err := cfg.validate(); err != nil {
 		st.fail(err)
 		return st
@@ -214,12 +216,22 @@ func (f *streamFetch) Run() {
 		return
 	}
 	st.query.PageState(f.state)
+	start := st.s.now()
 	it := st.query.IterContext(ctx)
 	page, err := newPage(it, f.number)
 	if err != nil {
 		err = wrapQueryError(st.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
 	}
 	f.page, f.err = page, err
+	if m := st.s.metrics; m != nil && m.pages != nil {
+		info := PageFetchInfo{Statement: m.statement(st.stmt), Number: f.number, Start: start,
+			Duration: st.s.now().Sub(start), Attempts: it.Attempts(), Host: hostString(it.Host()),
+			Err: err, ErrorKind: ErrorKind(err)}
+		if page != nil {
+			info.Rows = page.rows
+		}
+		m.pages.PageDone(st.parent, info)
+	}
 }
 
 // Finish hands the page to the reader once the fetch's place in the pool is

@@ -1,0 +1,439 @@
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/cqlstmt"
+)
+
+// A Collector receives what a session measures: one call per request, end
+// to end. Set one with WithCollector; every session of the cluster reports
+// to it. A collector may also implement AttemptCollector, PageCollector
+// and SessionCollector, which the session finds by type assertion.
+//
+// The session calls a collector synchronously, on the goroutine that ran
+// the request (a worker), or on the caller's for a request refused before
+// it reached the pool, and concurrently from many goroutines: its methods
+// must be safe for concurrent use, quick, and must not block. They must
+// not keep the info's Err beyond the call if it may be large; everything
+// else in the info is theirs.
+//
+// With no collector set, the session measures nothing beyond what
+// ResultSet reports and pays nothing for this hook.
+type Collector interface {
+	// RequestDone is called once for every Execute and Batch.Execute,
+	// when the request is over: answered, failed, refused, or ended by its
+	// context or by Future.Cancel (then after the driver has returned, so
+	// the call may come after the future completed). ctx is the context
+	// the request was submitted with.
+	RequestDone(ctx context.Context, r RequestInfo)
+}
+
+// AttemptCollector is a Collector that is also told about each attempt the
+// driver makes: every request sent to a node, retries and speculative
+// executions included, for queries and batches (streamed pages too).
+type AttemptCollector interface {
+	Collector
+	// AttemptDone is called on the goroutine that ran the attempt, when
+	// it is over. ctx is the context the request ran with, a child of
+	// the one it was submitted with.
+	AttemptDone(ctx context.Context, a AttemptInfo)
+}
+
+// PageCollector is a Collector that is also told about each page a Stream
+// fetches.
+type PageCollector interface {
+	Collector
+	// PageDone is called on the worker that fetched the page. ctx is the
+	// context the stream was started with.
+	PageDone(ctx context.Context, p PageFetchInfo)
+}
+
+// SessionCollector is a Collector that is told when a session of the
+// cluster opens and closes, for instance to report its pool's Stats.
+type SessionCollector interface {
+	Collector
+	SessionOpened(s *AsyncSession)
+	SessionClosed(s *AsyncSession)
+}
+
+// StatementKind says what a statement does, for metrics labels.
+type StatementKind = cqlstmt.Kind
+
+// The statement kinds.
+const (
+	KindOther  = cqlstmt.Other
+	KindSelect = cqlstmt.Select
+	KindInsert = cqlstmt.Insert
+	KindUpdate = cqlstmt.Update
+	KindDelete = cqlstmt.Delete
+	KindBatch  = cqlstmt.Batch
+	KindDDL    = cqlstmt.DDL
+	KindUse    = cqlstmt.Use
+)
+
+// Statement describes a statement for metrics and logs, without its
+// values or literals.
+type Statement struct {
+	// Text is the statement in normal form: literals (strings, numbers,
+	// UUIDs, blobs, booleans, durations, collections, IN lists) replaced
+	// by "?", comments removed, whitespace collapsed, keywords upper-cased;
+	// at most 1000 bytes. See NormalizeStatement.
+	Text string
+	// Kind says what the statement does; a batch is KindBatch.
+	Kind StatementKind
+	// Keyspace and Table are those the statement names, when it names
+	// them (empty otherwise; a batch names them only when all of its
+	// statements name the same).
+	Keyspace, Table string
+}
+
+// NormalizeStatement returns stmt with every literal replaced by "?",
+// comments removed and whitespace collapsed, so that it can be logged or
+// used as a metric label without leaking data: for example
+// "select * from users where id=42 and name in ('a','b')" becomes
+// "SELECT * FROM users WHERE id = ? AND name IN ?". The result is at most
+// 1000 bytes long.
+func NormalizeStatement(stmt string) string { return cqlstmt.Normalize(stmt) }
+
+// RequestInfo describes one request, end to end, for Collector.RequestDone.
+type RequestInfo struct {
+	Statement Statement
+	// Consistency is the request's consistency level, as the driver sent
+	// it (gocql.Any, the zero value, when the request never reached the
+	// driver).
+	Consistency gocql.Consistency
+	// Start is when Execute was called.
+	Start time.Time
+	// QueueWait is the time from Execute until a worker took the request
+	// (or until it left the queue unsent).
+	QueueWait time.Duration
+	// Duration is the time from Execute until the request was over:
+	// queue wait, every page and every attempt.
+	Duration time.Duration
+	// Attempts is how many requests the driver sent, over every page and
+	// retry; zero when nothing was sent.
+	Attempts int
+	// Pages is how many pages were fetched, Rows how many rows they hold.
+	Pages, Rows int
+	// Host is the address of the node that answered last, if any.
+	Host string
+	// Tries are the driver's attempts, when the collector is an
+	// AttemptCollector (nil otherwise), in the order they ended.
+	Tries []AttemptInfo
+	// Err is nil when the request succeeded, else the error its future
+	// completed with (or, if Future.Cancel came first, the error the
+	// request ended with).
+	Err error
+	// ErrorKind classifies Err (see ErrorKind); empty when Err is nil.
+	ErrorKind string
+}
+
+// AttemptInfo describes one attempt of the driver: one request sent to one
+// node.
+type AttemptInfo struct {
+	Statement Statement
+	// Attempt numbers the attempts of one page of a request from 0.
+	Attempt    int
+	Start, End time.Time
+	Host       string
+	// Rows is how many rows the attempt's answer holds.
+	Rows      int
+	Err       error
+	ErrorKind string
+}
+
+// PageFetchInfo describes the fetch of one page of a Stream.
+type PageFetchInfo struct {
+	Statement Statement
+	// Number is the page's position in the stream, from 1.
+	Number   int
+	Start    time.Time
+	Duration time.Duration
+	Attempts int
+	Rows     int
+	Host     string
+	Err      error
+	// ErrorKind classifies Err (see ErrorKind); empty when Err is nil.
+	ErrorKind string
+}
+
+// WithCollector makes every session of the cluster report its requests to
+// c (see Collector). The session installs gocql query and batch observers
+// for AttemptCollector, chained with those already set on the
+// ClusterConfig, which keep being called.
+// A nil c means no collector.
+func WithCollector(c Collector) Option { return func(o *options) { o.collector = c } }
+
+// ErrorKind classifies err for metrics labels and logs: one of a small,
+// fixed set of words, never anything taken from the error's text.
+//
+//	""                 err is nil
+//	"canceled"         the context was cancelled, or Future.Cancel called
+//	"deadline"         the context's deadline passed
+//	"closed"           the session was closed (ErrClosed)
+//	"overloaded"       the session's queue was full (ErrOverloaded)
+//	"read_timeout", "write_timeout", "unavailable", "read_failure",
+//	"write_failure", "cas_unknown", "server_overloaded", "bootstrapping",
+//	"truncate", "function_failure", "syntax", "invalid", "unauthorized",
+//	"config", "already_exists", "unprepared", "credentials", "protocol",
+//	"server"           the node answered with that error
+//	"no_connections"   the driver had no connection to any host
+//	"timeout"          the driver's own timeout (gocql's ClusterConfig.Timeout)
+//	"connection"       a connection broke while the request was in flight
+//	"not_found"        no row where one was required (ErrNotFound)
+//	"panic"            a panic was recovered (PanicError)
+//	"client"           a mistake in calling the library (a nil context, a bad option)
+//	"other"            anything else
+func ErrorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pe *PanicError
+	var re gocql.RequestError
+	switch {
+	case errors.As(err, &pe):
+		return "panic"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	case errors.Is(err, ErrClosed), errors.Is(err, gocql.ErrSessionClosed):
+		return "closed"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.As(err, &re):
+		return serverErrorKind(err, re.Code())
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoHosts):
+		return "no_connections"
+	case errors.Is(err, gocql.ErrTimeoutNoResponse):
+		return "timeout"
+	case errors.Is(err, gocql.ErrConnectionClosed):
+		return "connection"
+	case isClientError(err):
+		return "client"
+	}
+	return "other"
+}
+
+// serverErrorKind names an error the node sent, by its type (which gocql
+// gives every error code it knows) or else by its code.
+func serverErrorKind(err error, code int) string {
+	var (
+		readTimeout  *gocql.RequestErrReadTimeout
+		writeTimeout *gocql.RequestErrWriteTimeout
+		unavailable  *gocql.RequestErrUnavailable
+		readFailure  *gocql.RequestErrReadFailure
+		writeFailure *gocql.RequestErrWriteFailure
+		casUnknown   *gocql.RequestErrCASWriteUnknown
+		overloaded   *gocql.RequestErrOverloaded
+		bootstrap    *gocql.RequestErrBootstrapping
+		truncate     *gocql.RequestErrTruncate
+		function     *gocql.RequestErrFunctionFailure
+		syntax       *gocql.RequestErrSyntax
+		invalid      *gocql.RequestErrInvalid
+		unauthorized *gocql.RequestErrUnauthorized
+		config       *gocql.RequestErrConfig
+		exists       *gocql.RequestErrAlreadyExists
+		unprepared   *gocql.RequestErrUnprepared
+		credentials  *gocql.RequestErrCredentials
+	)
+	switch {
+	case errors.As(err, &readTimeout):
+		return "read_timeout"
+	case errors.As(err, &writeTimeout):
+		return "write_timeout"
+	case errors.As(err, &unavailable):
+		return "unavailable"
+	case errors.As(err, &readFailure):
+		return "read_failure"
+	case errors.As(err, &writeFailure):
+		return "write_failure"
+	case errors.As(err, &casUnknown):
+		return "cas_unknown"
+	case errors.As(err, &overloaded):
+		return "server_overloaded"
+	case errors.As(err, &bootstrap):
+		return "bootstrapping"
+	case errors.As(err, &truncate):
+		return "truncate"
+	case errors.As(err, &function):
+		return "function_failure"
+	case errors.As(err, &syntax):
+		return "syntax"
+	case errors.As(err, &invalid):
+		return "invalid"
+	case errors.As(err, &unauthorized):
+		return "unauthorized"
+	case errors.As(err, &config):
+		return "config"
+	case errors.As(err, &exists):
+		return "already_exists"
+	case errors.As(err, &unprepared):
+		return "unprepared"
+	case errors.As(err, &credentials):
+		return "credentials"
+	case code == gocql.ErrCodeProtocol:
+		return "protocol"
+	}
+	return "server"
+}
+
+// isClientError reports whether err is a mistake in calling the library.
+func isClientError(err error) bool {
+	var me gocql.MarshalError
+	return errors.Is(err, errNilContext) || errors.Is(err, errEmptyBatch) || errors.As(err, &me)
+}
+
+// metrics is a session's side of the hook: nil when no collector is set.
+type metrics struct {
+	c        Collector
+	attempts AttemptCollector // c, if it is one
+	pages    PageCollector    // c, if it is one
+	keyspace string           // the session's keyspace, for statements that name none
+
+	mu    sync.RWMutex
+	stmts map[string]Statement // by statement text; at most maxStatements
+}
+
+// maxStatements bounds the normalised statements a session keeps; beyond
+// it, statements are normalised on every request.
+const maxStatements = 4096
+
+func newMetrics(c Collector, keyspace string) *metrics {
+	if c == nil {
+		return nil
+	}
+	m := &metrics{c: c, keyspace: keyspace, stmts: make(map[string]Statement)}
+	m.attempts, _ = c.(AttemptCollector)
+	m.pages, _ = c.(PageCollector)
+	return m
+}
+
+// statement describes stmt, from the cache if it is there.
+func (m *metrics) statement(stmt string) Statement {
+	m.mu.RLock()
+	st, ok := m.stmts[stmt]
+	m.mu.RUnlock()
+	if ok {
+		return st
+	}
+	info := cqlstmt.Classify(stmt)
+	st = Statement{Text: cqlstmt.Normalize(stmt), Kind: info.Kind, Keyspace: info.Keyspace, Table: info.Table}
+	if st.Keyspace == "" && st.Table != "" {
+		st.Keyspace = m.keyspace
+	}
+	m.mu.Lock()
+	if len(m.stmts) < maxStatements {
+		m.stmts[stmt] = st
+	}
+	m.mu.Unlock()
+	return st
+}
+
+// batchCQL is the text of a batch of stmts as CQL writes it, for
+// describing it (errors use batchStatement).
+func batchCQL(stmts []string) string {
+	return "BEGIN BATCH " + strings.Join(stmts, "; ") + " APPLY BATCH"
+}
+
+// execKey is the context key under which a request's context carries its
+// execution, for the observers to find it.
+type execKey struct{}
+
+// observer is the query and batch observer the session installs for an
+// AttemptCollector: it reports each attempt, records it in the request's
+// execution, and calls the observers that were set on the ClusterConfig.
+type observer struct {
+	m         *metrics
+	nextQuery gocql.QueryObserver
+	nextBatch gocql.BatchObserver
+}
+
+func (o *observer) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) {
+	o.observe(ctx, q.Statement, q.Attempt, q.Start, q.End, q.Host, q.Rows, q.Err)
+	if o.nextQuery != nil {
+		o.nextQuery.ObserveQuery(ctx, q)
+	}
+}
+
+func (o *observer) ObserveBatch(ctx context.Context, b gocql.ObservedBatch) {
+	o.observe(ctx, batchCQL(b.Statements), b.Attempt, b.Start, b.End, b.Host, 0, b.Err)
+	if o.nextBatch != nil {
+		o.nextBatch.ObserveBatch(ctx, b)
+	}
+}
+
+func (o *observer) observe(ctx context.Context, stmt string, attempt int, start, end time.Time, host *gocql.HostInfo, rows int, err error) {
+	a := AttemptInfo{Attempt: attempt, Start: start, End: end, Rows: rows, Err: err, ErrorKind: ErrorKind(err)}
+	if host != nil {
+		a.Host = host.ConnectAddressAndPort()
+	}
+	if e, ok := ctx.Value(execKey{}).(*execution); ok {
+		a.Statement = e.rec.info.Statement
+		e.rec.addTry(a)
+	} else {
+		a.Statement = o.m.statement(stmt)
+	}
+	o.m.attempts.AttemptDone(ctx, a)
+}
+
+// install sets the session's observers on cfg, a copy of the cluster's
+// configuration, chaining those cfg already has.
+func (m *metrics) install(cfg *gocql.ClusterConfig) {
+	if m == nil || m.attempts == nil {
+		return
+	}
+	o := &observer{m: m, nextQuery: cfg.QueryObserver, nextBatch: cfg.BatchObserver}
+	cfg.QueryObserver = o
+	cfg.BatchObserver = o
+}
+
+// hostString is the address of h, or "" for nil.
+func hostString(h *gocql.HostInfo) string {
+	if h == nil {
+		return ""
+	}
+	return h.ConnectAddressAndPort()
+}
+
+// record is what a request keeps for its collector; only requests of a
+// session with a collector have one.
+type record struct {
+	ctx  context.Context // the context the request was submitted with
+	mu   sync.Mutex      // guards info.Tries: speculative attempts may end together
+	info RequestInfo
+}
+
+// addTry records one of the driver's attempts.
+func (r *record) addTry(a AttemptInfo) {
+	r.mu.Lock()
+	r.info.Tries = append(r.info.Tries, a)
+	r.mu.Unlock()
+}
+
+// newRecord starts the record of a request for stmt submitted with ctx.
+func (m *metrics) newRecord(ctx context.Context, stmt string, start time.Time) *record {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &record{ctx: ctx, info: RequestInfo{Statement: m.statement(stmt), Start: start}}
+}
+
+// requestDone reports a request that ended with err at end.
+func (m *metrics) requestDone(r *record, end time.Time, err error) {
+	r.mu.Lock()
+	info := r.info
+	r.mu.Unlock()
+	info.Duration = end.Sub(info.Start)
+	info.Err, info.ErrorKind = err, ErrorKind(err)
+	m.c.RequestDone(r.ctx, info)
+}
