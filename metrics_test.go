@@ -45,8 +45,16 @@ func (r *recorder) PageDone(_ context.Context, p PageFetchInfo) {
 	r.pages = append(r.pages, p)
 }
 
-func (r *recorder) SessionOpened(s *AsyncSession) { r.mu.Lock(); r.opened = append(r.opened, s); r.mu.Unlock() }
-func (r *recorder) SessionClosed(s *AsyncSession) { r.mu.Lock(); r.closed = append(r.closed, s); r.mu.Unlock() }
+func (r *recorder) SessionOpened(s *AsyncSession) {
+	r.mu.Lock()
+	r.opened = append(r.opened, s)
+	r.mu.Unlock()
+}
+func (r *recorder) SessionClosed(s *AsyncSession) {
+	r.mu.Lock()
+	r.closed = append(r.closed, s)
+	r.mu.Unlock()
+}
 
 // userObserver stands for an observer the user set on the ClusterConfig.
 type userObserver struct {
