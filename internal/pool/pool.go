@@ -142,8 +142,9 @@ func (p *Pool) submit(ctx context.Context, t Task, policy Policy) error {
 	// exist only while the queue is full, so both checks keep FIFO order.
 	if p.running < p.cfg.Workers && p.queue.Len() == 0 {
 		p.counters.Submitted++
-		p.startLocked(t)
+		in := p.startLocked()
 		p.mu.Unlock()
+		p.launch(t, in)
 		return nil
 	}
 	if p.queue.Len() < p.cfg.Queue && p.waiters.Len() == 0 {
@@ -179,17 +180,27 @@ func (p *Pool) submit(ctx context.Context, t Task, policy Policy) error {
 	}
 }
 
-// startLocked gives t to an idle worker, or to a new one.
-func (p *Pool) startLocked(t Task) {
+// startLocked takes a place for a task and an idle worker's channel for
+// it, or nil if a new worker must run it; launch, called without the lock
+// (waking a goroutine can take a while), hands the task over.
+func (p *Pool) startLocked() chan Task {
 	p.running++
 	if n := len(p.idle); n > 0 {
 		in := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		in <- t // buffered: never blocks
-		return
+		return in
 	}
 	p.live++
 	p.workers.Add(1)
+	return nil
+}
+
+// launch gives t to the worker whose channel is in, or to a new worker.
+func (p *Pool) launch(t Task, in chan Task) {
+	if in != nil {
+		in <- t // buffered, and no longer idle: never blocks, never closed
+		return
+	}
 	go p.work(t)
 }
 
@@ -215,15 +226,23 @@ func (p *Pool) expire(e *entry) {
 	p.admitLocked()
 	// A worker may have passed over a task whose context was ending (see
 	// nextLocked) and parked while a live task sat behind it.
+	type start struct {
+		t  Task
+		in chan Task
+	}
+	var starts []start
 	for p.running < p.cfg.Workers {
 		t := p.nextLocked()
 		if t == nil {
 			break
 		}
-		p.startLocked(t)
+		starts = append(starts, start{t, p.startLocked()})
 	}
 	p.checkDrainedLocked()
 	p.mu.Unlock()
+	for _, s := range starts {
+		p.launch(s.t, s.in)
+	}
 	e.task.Drop(e.ctx.Err())
 }
 
