@@ -11,6 +11,13 @@
 // in progress into one write when it returns. Nothing waits for a timer, and
 // under load many frames share one system call (and, above TLS, one record).
 //
+// Why a goroutine writes, not the caller: gocql holds its per-connection
+// semaphore for the whole of Write, so a Write that made the system call
+// itself would keep every other frame of the connection waiting on that
+// semaphore, where nothing can gather them: that is gocql without
+// coalescing. So Write only copies the frame (gocql's buffer is the
+// caller's again once Write returns) and the flusher makes the call.
+//
 // [NewHostDialer] and [Install] supply these connections to gocql while
 // keeping what the user configured: a HostDialer, a Dialer, SslOpts,
 // SocketKeepalive and ConnectTimeout.
@@ -19,6 +26,7 @@ package wire
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +48,11 @@ const (
 // Conn is a net.Conn that batches writes without a timer. Write copies the
 // frame into a buffer and returns without waiting for the socket; a flusher
 // goroutine, one per Conn, writes the buffer to the underlying connection
-// in one call whenever it is idle and there is something to send. Frames
-// written while that call runs wait in the other buffer and leave together
-// in the next call. Bytes leave in the order Write accepted them, unchanged.
+// in one call whenever it is idle and there is something to send, after
+// yielding once to the goroutines already runnable (under load, requests
+// about to write their next frames). Frames written while that call runs
+// wait in the other buffer and leave together in the next call. Bytes
+// leave in the order Write accepted them, unchanged.
 //
 // A Write that returned nil means the frame was accepted, not that it was
 // sent. If a write to the underlying connection fails, Conn closes the
@@ -182,6 +192,19 @@ func (c *Conn) flushLoop() {
 		for len(c.buf) == 0 && c.err == nil {
 			c.idle = true
 			c.ready.Wait()
+		}
+		if c.err == nil {
+			// Let the goroutines that are already runnable run first:
+			// under load they are requests whose responses just came in,
+			// about to write their next frames, which then leave in this
+			// write rather than one write each. Netty's flush task queues
+			// behind the event loop's pending tasks in the same way. With
+			// nothing else runnable (one request in flight) this returns
+			// at once, so a lone frame is not held back; nothing waits for
+			// a timer either way.
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
 		}
 		if c.err != nil {
 			c.mu.Unlock()
