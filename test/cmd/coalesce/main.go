@@ -23,7 +23,9 @@
 // slices; client CPU per request (getrusage of this process, so the
 // harness's own small cost is in all three alike) with its per-round range;
 // the node's CPU per request when one local node runs here; write and read
-// system calls per request; and, for wire, frames per write. It talks only
+// system calls per request; for wire, frames per write; and the cores
+// that other processes kept busy meanwhile (a run on a machine that was not
+// quiet says so there). It talks only
 // to CASSANDRA_HOSTS (default 127.0.0.1) and uses its own keyspace.
 package main
 
@@ -170,7 +172,7 @@ func measure(op string, c, rounds int, slice time.Duration, configs []config, ru
 
 	fmt.Printf("\nop=%s c=%d\n", op, c)
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "config\tops\tops/s\tops/s per round\tvs "+configs[0].name+" per round: median [range]\tp50 µs\tp99 µs\tclient CPU µs/op\tper round\tnode CPU µs/op\twrites/op\treads/op\tframes/write")
+	fmt.Fprintln(tw, "config\tops\tops/s\tops/s per round\tvs "+configs[0].name+" per round: median [range]\tp50 µs\tp99 µs\tclient CPU µs/op\tper round\tnode CPU µs/op\twrites/op\treads/op\tframes/write\tother cores")
 	for i, cfg := range configs {
 		t := totals[i]
 		rates := make([]float64, rounds)
@@ -186,12 +188,12 @@ func measure(op string, c, rounds int, slice time.Duration, configs []config, ru
 			st := cfg.dialer.Stats()
 			perWrite = fmt.Sprintf("%.1f", float64(st.FrameCount-frames0[i].FrameCount)/float64(max(st.FlushCount-frames0[i].FlushCount, 1)))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f-%.0f\t%.3f [%.3f, %.3f]\t%d\t%d\t%.1f\t%.1f-%.1f\t%.1f\t%.2f\t%.2f\t%s\n",
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f-%.0f\t%.3f [%.3f, %.3f]\t%d\t%d\t%.1f\t%.1f-%.1f\t%.1f\t%.2f\t%.2f\t%s\t%.2f\n",
 			cfg.name, t.ops, t.rate(), slices.Min(rates), slices.Max(rates),
 			stats.Median(slices.Clone(ratios)), slices.Min(ratios), slices.Max(ratios),
 			lat[i].ValueAtQuantile(50), lat[i].ValueAtQuantile(99),
 			t.cpuPerOp(), slices.Min(cpus), slices.Max(cpus),
-			t.per(t.server.Seconds()*1e6), t.per(float64(t.writes)), t.per(float64(t.reads)), perWrite)
+			t.per(t.server.Seconds()*1e6), t.per(float64(t.writes)), t.per(float64(t.reads)), perWrite, t.others())
 	}
 	tw.Flush()
 }
@@ -202,6 +204,7 @@ type sample struct {
 	elapsed       time.Duration
 	cpu           time.Duration // this process's user and system CPU
 	server        time.Duration // the local node's CPU (0 if none is found)
+	machine       time.Duration // every process's CPU, from /proc/stat
 	writes, reads int64         // this process's write and read system calls
 }
 
@@ -210,6 +213,7 @@ func (s *sample) add(o sample) {
 	s.elapsed += o.elapsed
 	s.cpu += o.cpu
 	s.server += o.server
+	s.machine += o.machine
 	s.writes += o.writes
 	s.reads += o.reads
 }
@@ -217,6 +221,13 @@ func (s *sample) add(o sample) {
 func (s sample) rate() float64         { return float64(s.ops) / s.elapsed.Seconds() }
 func (s sample) per(v float64) float64 { return v / float64(s.ops) }
 func (s sample) cpuPerOp() float64     { return s.per(s.cpu.Seconds() * 1e6) }
+
+// others is the mean number of cores that processes other than this one
+// and the node kept busy: on a shared machine, a figure that was not
+// measured alone.
+func (s sample) others() float64 {
+	return max(s.machine-s.cpu-s.server, 0).Seconds() / s.elapsed.Seconds()
+}
 
 // histograms are one latency histogram per goroutine of a slice, so that
 // recording takes no lock; they are made once per level and reused.
@@ -257,7 +268,7 @@ func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*go
 		wg     sync.WaitGroup
 	)
 	runtime.GC() // each slice collects its own garbage, not its predecessor's
-	cpu0, server0 := cpuTime(), serverCPU()
+	cpu0, server0, machine0 := cpuTime(), serverCPU(), machineCPU()
 	w0, r0 := syscallCounts()
 	start := time.Now()
 	for g := range c {
@@ -281,7 +292,7 @@ func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*go
 	wg.Wait()
 	w1, r1 := syscallCounts()
 	smp := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - cpu0,
-		server: serverCPU() - server0, writes: w1 - w0, reads: r1 - r0}
+		server: serverCPU() - server0, machine: machineCPU() - machine0, writes: w1 - w0, reads: r1 - r0}
 	if err := failed.Load(); err != nil {
 		return smp, *err
 	}
@@ -403,6 +414,29 @@ func serverCPU() time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// machineCPU returns the CPU time of the whole machine (every CPU's busy
+// time in the first line of /proc/stat, in 10 ms ticks), or 0.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		x, _ := strconv.ParseInt(v, 10, 64)
+		busy += x
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
 }
 
 // syscallCounts returns the write and read system calls this process has
