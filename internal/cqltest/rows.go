@@ -139,6 +139,7 @@ type table struct {
 	cols []Column
 	md   []*message.ColumnMetadata
 	rows message.RowSet
+	echo bool // answer with one row of the bound values instead of rows (EchoValues)
 }
 
 func newTable(cols []Column, rows [][]any) (*table, error) {

@@ -183,6 +183,23 @@ func (s *Server) SetBindTypes(query string, types ...Type) {
 	s.mu.Unlock()
 }
 
+// EchoValues makes statements starting with query answer with one row
+// holding the values bound to them, unchanged, as columns arg0, arg1, ...
+// of the given types; PREPARE reports the same types for the statement's
+// bind markers (as SetBindTypes would). A request whose value count differs
+// from len(types) gets an Invalid error. With a distinct value per request,
+// a test can tell that each request got its own answer.
+func (s *Server) EchoValues(query string, types ...Type) {
+	cols := make([]Column, len(types))
+	for i, t := range types {
+		cols[i] = Column{Name: "arg" + strconv.Itoa(i), Type: t}
+	}
+	s.mu.Lock()
+	s.tables[normalize(query)] = &table{cols: cols, md: columnsMetadata(cols), echo: true}
+	s.bindTypes[normalize(query)] = types
+	s.mu.Unlock()
+}
+
 // Requests reports how many QUERY and EXECUTE requests (plus statements
 // inside BATCHes) matching query arrived, over all pages. PREPAREs are not
 // counted.
@@ -519,6 +536,9 @@ func (c *conn) execute(query string, opts *message.QueryOptions) (message.Messag
 	case t == nil:
 		return &message.VoidResult{}, false
 	}
+	if t.echo {
+		return echoRow(t, opts), false
+	}
 	if offset > len(t.rows) {
 		offset = len(t.rows)
 	}
@@ -540,6 +560,23 @@ func (c *conn) execute(query string, opts *message.QueryOptions) (message.Messag
 		md.PagingState = encodePagingState(page+1, end)
 	}
 	return &message.RowsResult{Metadata: md, Data: t.rows[offset:end]}, false
+}
+
+// echoRow answers an EchoValues statement: one row of the bound values.
+func echoRow(t *table, opts *message.QueryOptions) message.Message {
+	if len(opts.PositionalValues) != len(t.md) {
+		return &message.Invalid{ErrorMessage: fmt.Sprintf("cqltest: echo statement got %d values, want %d",
+			len(opts.PositionalValues), len(t.md))}
+	}
+	row := make(message.Row, len(t.md))
+	for i, v := range opts.PositionalValues {
+		row[i] = v.Contents
+	}
+	md := &message.RowsMetadata{ColumnCount: int32(len(t.md)), Columns: t.md}
+	if opts.SkipMetadata {
+		md.Columns = nil
+	}
+	return &message.RowsResult{Metadata: md, Data: message.RowSet{row}}
 }
 
 func (c *conn) batch(b *message.Batch) (message.Message, bool) {

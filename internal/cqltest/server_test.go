@@ -257,3 +257,23 @@ func TestProtocolNegotiation(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignoreHeartbeatRace)
 }
+
+func TestEchoValues(t *testing.T) {
+	srv, session, finish := setup(t)
+	defer finish()
+	const echo = "SELECT arg0, arg1 FROM ks.echo WHERE k = ? AND name = ?"
+	srv.EchoValues("SELECT arg0, arg1 FROM ks.echo", cqltest.Int, cqltest.Text)
+
+	for i := range 3 {
+		var n int
+		var name string
+		require.NoError(t, session.Query(echo, i, fmt.Sprintf("n%d", i)).Scan(&n, &name))
+		assert.Equal(t, i, n)
+		assert.Equal(t, fmt.Sprintf("n%d", i), name)
+	}
+	err := session.Query("SELECT arg0, arg1 FROM ks.echo WHERE k = ?", 1).Exec()
+	var reqErr gocql.RequestError
+	require.True(t, errors.As(err, &reqErr), "a statement with one value fewer: got %T: %v", err, err)
+	assert.Equal(t, gocql.ErrCodeInvalid, reqErr.Code())
+	assert.Equal(t, 4, srv.Requests("SELECT arg0, arg1 FROM ks.echo"))
+}
