@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/wire"
 )
 
 // AsyncCluster holds the driver configuration and the options shared by the
@@ -89,6 +91,14 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	cfg := *c.cfg
 	m := newMetrics(c.opts.collector, cfg.Keyspace)
 	m.install(&cfg)
+	var wd *wire.HostDialer
+	if c.opts.batching {
+		var err error
+		if wd, err = wire.Install(&cfg); err != nil {
+			c.connecting.Done()
+			return nil, err
+		}
+	}
 	go func() {
 		defer c.connecting.Done()
 		s, e := cfg.CreateSession()
@@ -122,7 +132,7 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(c, gs, m)
+	s, err := newSession(c, gs, m, wd)
 	if err != nil {
 		gs.Close()
 		return nil, err

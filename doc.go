@@ -19,6 +19,10 @@
 //
 // Authentication, TLS, compression and load balancing are gocql settings on
 // the ClusterConfig (cfg.Authenticator, cfg.SslOpts, cfg.PoolConfig, ...).
+// The session works on a copy of it, to which it adds its own connection
+// handling: writes are batched without gocql's timer (WithWriteBatching),
+// so a lone request is not held back and requests under load share system
+// calls.
 //
 // # Queries as futures
 //

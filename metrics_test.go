@@ -107,7 +107,8 @@ func TestCollectorSeesTheWorkload(t *testing.T) {
 	require.NoError(t, err)
 	_, err = readInts(s.Query(streamQuery).PageSize(10).Stream(ctx))
 	require.NoError(t, err)
-	_, err = s.Execute(nil, "SELECT id FROM ks.fast WHERE id = 7").Await(ctx) //nolint:staticcheck // a nil context on purpose
+	//lint:ignore SA1012 a nil context on purpose: it is reported too
+	_, err = s.Execute(nil, "SELECT id FROM ks.fast WHERE id = 7").Await(ctx)
 	require.Error(t, err)
 	require.NoError(t, s.Close())
 

@@ -55,6 +55,7 @@ type options struct {
 	now       func() time.Time // nil: time.Now
 	clockSet  bool             // WithClock was used
 	collector Collector        // nil: none
+	batching  bool             // batch writes on the driver's connections (WithWriteBatching)
 }
 
 func defaultOptions() options {
@@ -64,6 +65,7 @@ func defaultOptions() options {
 		policy:   QueueWait,
 		pageSize: DefaultPageSize,
 		prefetch: DefaultPrefetch,
+		batching: true,
 	}
 }
 
@@ -124,3 +126,16 @@ func WithPrefetch(n int) Option { return func(o *options) { o.prefetch = n } }
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now, o.clockSet = now, true }
 }
+
+// WithWriteBatching sets whether the sessions batch the driver's writes
+// without a timer (default true). gocql writes each request as one frame;
+// by default it holds frames for ClusterConfig.WriteCoalesceWaitTime
+// (200 µs, often a millisecond in practice) so that several share a
+// system call, which makes a lone request several times slower. With
+// batching, the session supplies gocql's connections (as a HostDialer
+// wrapping the configured HostDialer, Dialer and TLS settings) and turns
+// gocql's coalescing off: a frame is written at once when the connection
+// is idle, and frames that arrive while a write is in progress leave
+// together when it returns. docs/performance.md has the figures. Turn it
+// off to keep gocql's own writing, with WriteCoalesceWaitTime as set.
+func WithWriteBatching(on bool) Option { return func(o *options) { o.batching = on } }

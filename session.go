@@ -11,6 +11,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra/internal/pool"
+	"github.com/async-cassandra/cassandra/internal/wire"
 )
 
 // AsyncSession runs queries on a bounded worker pool and returns their
@@ -27,18 +28,19 @@ type AsyncSession struct {
 	pool    *pool.Pool
 	opts    options
 	cluster *AsyncCluster
-	metrics *metrics // nil without a collector
+	metrics *metrics         // nil without a collector
+	wire    *wire.HostDialer // the driver's connections, when they batch writes
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
 }
 
-func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics) (*AsyncSession, error) {
+func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, wd *wire.HostDialer) (*AsyncSession, error) {
 	p, err := pool.New(c.opts.poolConfig())
 	if err != nil {
 		return nil, err
 	}
-	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m}, nil
+	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd}, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does

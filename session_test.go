@@ -370,3 +370,26 @@ func TestPanicOnWorkerBecomesError(t *testing.T) {
 	assert.Equal(t, fastQuery, qe.Statement)
 	fastQueryRuns(t, s, "the only worker survived")
 }
+
+// Sessions batch the driver's writes unless told not to; either way the
+// caller's configuration is left as it was.
+func TestWriteBatchingIsTheDefault(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(map[bool]string{true: "default", false: "off"}[on], func(t *testing.T) {
+			var opts []Option
+			if !on {
+				opts = append(opts, WithWriteBatching(false))
+			}
+			var cfg *gocql.ClusterConfig
+			s, _, _ := sessionServerConfig(t, func(c *gocql.ClusterConfig) { cfg = c }, opts...)
+			fastQueryRuns(t, s, "a query through the session's connections")
+			assert.Nil(t, cfg.HostDialer, "the caller's configuration is left alone")
+			if !on {
+				assert.Nil(t, s.wire)
+				return
+			}
+			require.NotNil(t, s.wire)
+			assert.Positive(t, s.wire.Stats().FrameCount, "frames went through the batching writer")
+		})
+	}
+}
