@@ -11,7 +11,7 @@ NODES       ?= 3
 N           ?= 2
 GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-MODULES     := . test test/docker
+MODULES     := . test test/docker otelcassandra
 
 .PHONY: test unit integration demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
@@ -26,6 +26,7 @@ unit:
 ## integration: tests against a real node, started first if none answers.
 integration: cassandra-up
 	cd test && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+	cd otelcassandra && $(GO) test -race -count=1 ./...
 
 demo: cassandra-up
 	$(GO) run ./examples/quickstart
