@@ -45,6 +45,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/internal/wire"
 	"github.com/async-cassandra/cassandra/test/internal/node"
 	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
@@ -73,6 +74,7 @@ func main() {
 	profile := flag.String("profile", "", "a directory to write one CPU profile per measured slice into, "+
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
+	batching := flag.Bool("batching", true, "both sides write through the library's write batching (false: both use gocql's own coalescing)")
 	timeout := flag.Duration("timeout", 0, "give every request, on both sides, its own context.WithTimeout of this "+
 		"length, as a service's request handlers do (0: context.Background for every request)")
 	profileHz := flag.Int("profile-hz", 0, "CPU profile samples per second with -profile (0: the runtime's 100); "+
@@ -106,7 +108,7 @@ func main() {
 	}
 
 	ctx := context.Background()
-	raw, wrapped, err := connect(ctx, *workers)
+	raw, wrapped, err := connect(ctx, *workers, *batching)
 	if err != nil {
 		log.Fatalf("abload: %v (is a node running? make cassandra-up)", err)
 	}
@@ -534,7 +536,12 @@ func noCancel() {}
 
 // connect makes the table and the two sessions, with identical driver
 // settings, and fills the rows the reads ask for.
-func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.AsyncSession, error) {
+//
+// With batching both write through the library's write batching (raw gocql
+// gets it by the same internal/wire.Install the sessions use); without,
+// both use gocql's own coalescing. Either way the two sides write alike and
+// the difference is the wrapper's.
+func connect(ctx context.Context, workers int, batching bool) (*gocql.Session, *cassandra.AsyncSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	boot, err := gocql.NewCluster(node.Hosts()...).CreateSession()
@@ -556,11 +563,17 @@ func connect(ctx context.Context, workers int) (*gocql.Session, *cassandra.Async
 		cfg.Timeout = 10 * time.Second
 		return cfg
 	}
-	raw, err := config().CreateSession()
+	rawCfg := config()
+	if batching {
+		if _, err := wire.Install(rawCfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	raw, err := rawCfg.CreateSession()
 	if err != nil {
 		return nil, nil, err
 	}
-	var opts []cassandra.Option
+	opts := []cassandra.Option{cassandra.WithWriteBatching(batching)}
 	if workers > 0 {
 		opts = append(opts, cassandra.WithWorkers(workers))
 	}
