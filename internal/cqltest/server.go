@@ -47,6 +47,11 @@ type Option func(*config)
 
 type config struct {
 	clusterName, dataCenter, rack, releaseVersion string
+
+	hostID [16]byte     // host_id of system.local
+	token  string       // the node's one token
+	peers  []peer       // the other nodes of a NewCluster, for system.peers_v2
+	ln     net.Listener // set by NewCluster, which listens before it builds the servers
 }
 
 // WithDataCenter sets data_center of system.local (default "datacenter1").
@@ -87,13 +92,21 @@ type pageKey struct {
 // [Server.Close] yourself before a goleak check that runs inside the test.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("cqltest: listen: %v", err)
+	cfg := config{clusterName: "cqltest", dataCenter: "datacenter1", rack: "rack1", releaseVersion: "5.0.0",
+		hostID: hostID, token: "-9223372036854775808"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ln := cfg.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("cqltest: listen: %v", err)
+		}
 	}
 	s := &Server{
 		tb:        t,
-		cfg:       config{clusterName: "cqltest", dataCenter: "datacenter1", rack: "rack1", releaseVersion: "5.0.0"},
+		cfg:       cfg,
 		ln:        ln,
 		codec:     frame.NewCodec(),
 		done:      make(chan struct{}),
@@ -102,9 +115,6 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		bindTypes: map[string][]Type{},
 		prepared:  map[string]string{},
 		counts:    map[pageKey]int{},
-	}
-	for _, o := range opts {
-		o(&s.cfg)
 	}
 	s.sys = s.systemTables()
 	t.Cleanup(s.Close)

@@ -257,3 +257,41 @@ func TestProtocolNegotiation(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignoreHeartbeatRace)
 }
+
+// A NewCluster looks like one cluster of three nodes to gocql, and a query
+// pinned to a node with SetHostID is answered by that node.
+func TestClusterRoutesByHostID(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreHeartbeatRace)
+	servers := cqltest.NewCluster(t, 3)
+	session, err := servers[0].ClusterConfig().CreateSession()
+	require.NoError(t, err)
+	defer func() {
+		session.Close()
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+
+	want := map[string]bool{}
+	for _, s := range servers {
+		want[s.HostID()] = true
+	}
+	require.Len(t, want, 3, "host IDs are distinct")
+	require.Eventually(t, func() bool {
+		up := 0
+		for _, h := range session.GetHosts() {
+			if want[h.HostID()] && h.IsUp() {
+				up++
+			}
+		}
+		return up == 3
+	}, 10*time.Second, 5*time.Millisecond, "gocql sees the three nodes up")
+
+	const stmt = "SELECT host_id FROM system.local"
+	for i, s := range servers {
+		var id gocql.UUID
+		require.NoError(t, session.Query(stmt).SetHostID(s.HostID()).Scan(&id))
+		assert.Equal(t, s.HostID(), id.String(), "node %d answers for itself", i+1)
+		assert.Equal(t, 1, s.Requests(stmt), "node %d got its query and only that", i+1)
+	}
+}
