@@ -17,6 +17,10 @@
 // by collapsing runs of white space. Bound values are ignored: every
 // execution of a statement returns the same rows.
 //
+// [NewCluster] starts several servers that gocql sees as the nodes of one
+// cluster, and [Server.Down] and [Server.Up] make one look stopped and
+// restarted.
+//
 // The server never decides based on time: nothing sleeps, and a delayed page
 // is released only by its channel or by [Server.Close].
 package cqltest
@@ -81,6 +85,7 @@ type Server struct {
 	prepared  map[string]string // prepared id -> statement
 	counts    map[pageKey]int   // requests per (statement, page)
 	seen      []string          // distinct statements, in arrival order
+	down      bool              // Down: connections are closed as they arrive
 }
 
 type pageKey struct {
@@ -167,6 +172,26 @@ func (s *Server) Close() {
 	})
 }
 
+// Down makes the server look like a node that has stopped: it closes every
+// connection, and closes new ones as soon as they are accepted, until Up is
+// called. Requests held by DelayPage are not answered.
+func (s *Server) Down() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = true
+	for c := range s.conns {
+		_ = c.nc.Close()
+	}
+}
+
+// Up makes a server that Down stopped accept connections again, as a node
+// that has restarted.
+func (s *Server) Up() {
+	s.mu.Lock()
+	s.down = false
+	s.mu.Unlock()
+}
+
 // SetRows registers the rows that statements starting with query return
 // (the longest matching key wins). Values are Go values the
 // native-protocol codecs accept for the column type (int/int32/int64,
@@ -250,6 +275,11 @@ func (s *Server) acceptLoop() {
 			_ = nc.Close()
 			return
 		default:
+		}
+		if s.down {
+			s.mu.Unlock()
+			_ = nc.Close()
+			continue
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)

@@ -295,3 +295,27 @@ func TestClusterRoutesByHostID(t *testing.T) {
 		assert.Equal(t, 1, s.Requests(stmt), "node %d got its query and only that", i+1)
 	}
 }
+
+// Down makes the server look like a stopped node and Up like a restarted
+// one: gocql's queries fail, then work again once it has reconnected.
+func TestDownAndUp(t *testing.T) {
+	srv := cqltest.NewServer(t)
+	cfg := srv.ClusterConfig()
+	cfg.ReconnectInterval = 10 * time.Millisecond
+	session, err := cfg.CreateSession()
+	require.NoError(t, err)
+	defer func() {
+		session.Close()
+		srv.Close()
+		goleak.VerifyNone(t, ignoreHeartbeatRace)
+	}()
+	const stmt = "SELECT release_version FROM system.local"
+	require.NoError(t, session.Query(stmt).Exec())
+
+	srv.Down()
+	require.Eventually(t, func() bool { return session.Query(stmt).Exec() != nil },
+		10*time.Second, 5*time.Millisecond, "queries fail while the server is down")
+	srv.Up()
+	require.Eventually(t, func() bool { return session.Query(stmt).Exec() == nil },
+		10*time.Second, 5*time.Millisecond, "queries work again once gocql has reconnected")
+}
