@@ -89,6 +89,8 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	cfg := *c.cfg
 	m := newMetrics(c.opts.collector, cfg.Keyspace)
 	m.install(&cfg)
+	hm := newHostMonitor(&c.opts)
+	hm.install(&cfg)
 	go func() {
 		defer c.connecting.Done()
 		s, e := cfg.CreateSession()
@@ -122,7 +124,7 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(c, gs, m)
+	s, err := newSession(c, gs, m, hm)
 	if err != nil {
 		gs.Close()
 		return nil, err
@@ -131,6 +133,9 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if sc, ok := c.opts.collector.(SessionCollector); ok {
 		sc.SessionOpened(s)
 	}
+	// After SessionOpened, so that a collector hears of the session before
+	// its hosts; Close stops it.
+	hm.start(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -28,17 +28,18 @@ type AsyncSession struct {
 	opts    options
 	cluster *AsyncCluster
 	metrics *metrics // nil without a collector
+	hosts   *hostMonitor
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
 }
 
-func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics) (*AsyncSession, error) {
+func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, hm *hostMonitor) (*AsyncSession, error) {
 	p, err := pool.New(c.opts.poolConfig())
 	if err != nil {
 		return nil, err
 	}
-	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m}, nil
+	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, hosts: hm}, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does
@@ -97,6 +98,7 @@ func (s *AsyncSession) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.pool.Close() // nothing new starts; the queue is dropped
+		s.hosts.stop() // no health check outlives Close, nor calls the collector
 		s.gs.Close()   // running requests return
 		s.pool.Wait()
 		s.cluster.forget(s)
