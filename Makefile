@@ -13,7 +13,7 @@ GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MODULES     := . test test/docker
 
-.PHONY: test unit integration demo lint bench load \
+.PHONY: test unit integration test-faults demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
         node-stop node-kill node-freeze node-thaw node-restart
 
@@ -26,6 +26,11 @@ unit:
 ## integration: tests against a real node, started first if none answers.
 integration: cassandra-up
 	cd test && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+## test-faults: the 3-node fault tests (test/faults, build tag "faults"): they
+## stop and restart node 2 of the local cluster, which cluster-up starts.
+test-faults: cluster-up
+	cd test && $(GO) test -race -count=1 -tags faults $(GOTESTFLAGS) ./faults/...
 
 demo: cassandra-up
 	$(GO) run ./examples/quickstart
@@ -42,8 +47,8 @@ load: cassandra-up
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
-	@for m in . test; do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && $(GO) vet -tags faults ./...) || exit 1; done
+	@for m in . test; do (cd $$m && $(GO) run $(STATICCHECK) -tags faults ./...) || exit 1; done
 
 cassandra-up:
 	$(NODE) up 1
