@@ -17,7 +17,7 @@ MODULES     := . test test/docker otelcassandra
 # The modules whose tests need a node.
 NODE_TESTS  := test otelcassandra
 
-.PHONY: test unit integration demo lint bench load \
+.PHONY: test unit integration test-faults demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
         node-stop node-kill node-freeze node-thaw node-restart
 
@@ -30,6 +30,11 @@ unit:
 ## integration: tests against a real node, started first if none answers.
 integration: cassandra-up
 	@for m in $(NODE_TESTS); do echo "cd $$m && go test -race ./..."; (cd $$m && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...) || exit 1; done
+
+## test-faults: the 3-node fault tests (test/faults, build tag "faults"): they
+## stop and restart node 2 of the local cluster, which cluster-up starts.
+test-faults: cluster-up
+	cd test && $(GO) test -race -count=1 -tags faults $(GOTESTFLAGS) ./faults/...
 
 demo: cassandra-up
 	$(GO) run ./examples/quickstart
@@ -46,8 +51,8 @@ load: cassandra-up
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
-	@for m in $(filter-out test/docker,$(MODULES)); do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && $(GO) vet -tags faults ./...) || exit 1; done
+	@for m in $(filter-out test/docker,$(MODULES)); do (cd $$m && $(GO) run $(STATICCHECK) -tags faults ./...) || exit 1; done
 
 cassandra-up:
 	$(NODE) up 1

@@ -99,6 +99,8 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 			return nil, err
 		}
 	}
+	hm := newHostMonitor(&c.opts)
+	hm.install(&cfg)
 	go func() {
 		defer c.connecting.Done()
 		s, e := cfg.CreateSession()
@@ -132,7 +134,7 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(c, gs, m, wd)
+	s, err := newSession(c, gs, m, wd, hm)
 	if err != nil {
 		gs.Close()
 		return nil, err
@@ -141,6 +143,9 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if sc, ok := c.opts.collector.(SessionCollector); ok {
 		sc.SessionOpened(s)
 	}
+	// After SessionOpened, so that a collector hears of the session before
+	// its hosts; Close stops it.
+	hm.start(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -56,6 +56,8 @@ type options struct {
 	clockSet  bool             // WithClock was used
 	collector Collector        // nil: none
 	batching  bool             // batch writes on the driver's connections (WithWriteBatching)
+
+	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
 }
 
 func defaultOptions() options {
@@ -84,6 +86,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("cassandra: WithPrefetch: prefetch must not be negative, got %d", o.prefetch)
 	case o.clockSet && o.now == nil:
 		return fmt.Errorf("cassandra: WithClock: clock must not be nil")
+	case o.checkInterval < 0:
+		return fmt.Errorf("cassandra: WithHealthCheck: interval must not be negative, got %v", o.checkInterval)
+	case o.checkInterval > 0 && o.checkTimeout <= 0:
+		return fmt.Errorf("cassandra: WithHealthCheck: timeout must be positive, got %v", o.checkTimeout)
 	}
 	return nil
 }

@@ -30,17 +30,18 @@ type AsyncSession struct {
 	cluster *AsyncCluster
 	metrics *metrics         // nil without a collector
 	wire    *wire.HostDialer // the driver's connections, when they batch writes
+	hosts   *hostMonitor
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
 }
 
-func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, wd *wire.HostDialer) (*AsyncSession, error) {
+func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, wd *wire.HostDialer, hm *hostMonitor) (*AsyncSession, error) {
 	p, err := pool.New(c.opts.poolConfig())
 	if err != nil {
 		return nil, err
 	}
-	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd}, nil
+	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd, hosts: hm}, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does
@@ -99,6 +100,7 @@ func (s *AsyncSession) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.pool.Close() // nothing new starts; the queue is dropped
+		s.hosts.stop() // no health check outlives Close, nor calls the collector
 		s.gs.Close()   // running requests return
 		s.pool.Wait()
 		s.cluster.forget(s)

@@ -17,6 +17,10 @@
 // by collapsing runs of white space. Bound values are ignored: every
 // execution of a statement returns the same rows.
 //
+// [NewCluster] starts several servers that gocql sees as the nodes of one
+// cluster, and [Server.Down] and [Server.Up] make one look stopped and
+// restarted.
+//
 // The server never decides based on time: nothing sleeps, and a delayed page
 // is released only by its channel or by [Server.Close].
 package cqltest
@@ -47,6 +51,11 @@ type Option func(*config)
 
 type config struct {
 	clusterName, dataCenter, rack, releaseVersion string
+
+	hostID [16]byte     // host_id of system.local
+	token  string       // the node's one token
+	peers  []peer       // the other nodes of a NewCluster, for system.peers_v2
+	ln     net.Listener // set by NewCluster, which listens before it builds the servers
 }
 
 // WithDataCenter sets data_center of system.local (default "datacenter1").
@@ -76,6 +85,7 @@ type Server struct {
 	prepared  map[string]string // prepared id -> statement
 	counts    map[pageKey]int   // requests per (statement, page)
 	seen      []string          // distinct statements, in arrival order
+	down      bool              // Down: connections are closed as they arrive
 }
 
 type pageKey struct {
@@ -87,13 +97,21 @@ type pageKey struct {
 // [Server.Close] yourself before a goleak check that runs inside the test.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("cqltest: listen: %v", err)
+	cfg := config{clusterName: "cqltest", dataCenter: "datacenter1", rack: "rack1", releaseVersion: "5.0.0",
+		hostID: hostID, token: "-9223372036854775808"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ln := cfg.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("cqltest: listen: %v", err)
+		}
 	}
 	s := &Server{
 		tb:        t,
-		cfg:       config{clusterName: "cqltest", dataCenter: "datacenter1", rack: "rack1", releaseVersion: "5.0.0"},
+		cfg:       cfg,
 		ln:        ln,
 		codec:     frame.NewCodec(),
 		done:      make(chan struct{}),
@@ -102,9 +120,6 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		bindTypes: map[string][]Type{},
 		prepared:  map[string]string{},
 		counts:    map[pageKey]int{},
-	}
-	for _, o := range opts {
-		o(&s.cfg)
 	}
 	s.sys = s.systemTables()
 	t.Cleanup(s.Close)
@@ -155,6 +170,26 @@ func (s *Server) Close() {
 		s.mu.Unlock()
 		s.wg.Wait()
 	})
+}
+
+// Down makes the server look like a node that has stopped: it closes every
+// connection, and closes new ones as soon as they are accepted, until Up is
+// called. Requests held by DelayPage are not answered.
+func (s *Server) Down() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = true
+	for c := range s.conns {
+		_ = c.nc.Close()
+	}
+}
+
+// Up makes a server that Down stopped accept connections again, as a node
+// that has restarted.
+func (s *Server) Up() {
+	s.mu.Lock()
+	s.down = false
+	s.mu.Unlock()
 }
 
 // SetRows registers the rows that statements starting with query return
@@ -257,6 +292,11 @@ func (s *Server) acceptLoop() {
 			_ = nc.Close()
 			return
 		default:
+		}
+		if s.down {
+			s.mu.Unlock()
+			_ = nc.Close()
+			continue
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)

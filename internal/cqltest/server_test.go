@@ -277,3 +277,65 @@ func TestEchoValues(t *testing.T) {
 	assert.Equal(t, gocql.ErrCodeInvalid, reqErr.Code())
 	assert.Equal(t, 4, srv.Requests("SELECT arg0, arg1 FROM ks.echo"))
 }
+
+// A NewCluster looks like one cluster of three nodes to gocql, and a query
+// pinned to a node with SetHostID is answered by that node.
+func TestClusterRoutesByHostID(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreHeartbeatRace)
+	servers := cqltest.NewCluster(t, 3)
+	session, err := servers[0].ClusterConfig().CreateSession()
+	require.NoError(t, err)
+	defer func() {
+		session.Close()
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+
+	want := map[string]bool{}
+	for _, s := range servers {
+		want[s.HostID()] = true
+	}
+	require.Len(t, want, 3, "host IDs are distinct")
+	require.Eventually(t, func() bool {
+		up := 0
+		for _, h := range session.GetHosts() {
+			if want[h.HostID()] && h.IsUp() {
+				up++
+			}
+		}
+		return up == 3
+	}, 10*time.Second, 5*time.Millisecond, "gocql sees the three nodes up")
+
+	const stmt = "SELECT host_id FROM system.local"
+	for i, s := range servers {
+		var id gocql.UUID
+		require.NoError(t, session.Query(stmt).SetHostID(s.HostID()).Scan(&id))
+		assert.Equal(t, s.HostID(), id.String(), "node %d answers for itself", i+1)
+		assert.Equal(t, 1, s.Requests(stmt), "node %d got its query and only that", i+1)
+	}
+}
+
+// Down makes the server look like a stopped node and Up like a restarted
+// one: gocql's queries fail, then work again once it has reconnected.
+func TestDownAndUp(t *testing.T) {
+	srv := cqltest.NewServer(t)
+	cfg := srv.ClusterConfig()
+	cfg.ReconnectInterval = 10 * time.Millisecond
+	session, err := cfg.CreateSession()
+	require.NoError(t, err)
+	defer func() {
+		session.Close()
+		srv.Close()
+		goleak.VerifyNone(t, ignoreHeartbeatRace)
+	}()
+	const stmt = "SELECT release_version FROM system.local"
+	require.NoError(t, session.Query(stmt).Exec())
+
+	srv.Down()
+	require.Eventually(t, func() bool { return session.Query(stmt).Exec() != nil },
+		10*time.Second, 5*time.Millisecond, "queries fail while the server is down")
+	srv.Up()
+	require.Eventually(t, func() bool { return session.Query(stmt).Exec() == nil },
+		10*time.Second, 5*time.Millisecond, "queries work again once gocql has reconnected")
+}

@@ -7,7 +7,8 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/message"
 )
 
-// hostID and schemaVersion are fixed so that tests are reproducible.
+// hostID (of a server made by NewServer) and schemaVersion are fixed so that
+// tests are reproducible.
 var (
 	hostID        = [16]byte{0xc0, 0xd1, 0xd2, 0x1e, 0xbb, 0x01, 0x41, 0x96, 0x86, 0xdb, 0xbc, 0x31, 0x7b, 0xc1, 0x79, 0x6a}
 	schemaVersion = [16]byte{0x59, 0xad, 0x61, 0xd0, 0xc5, 0x40, 0x30, 0x75, 0x8c, 0x95, 0x4f, 0x3d, 0x2b, 0x19, 0x6f, 0x70}
@@ -21,9 +22,9 @@ func sysCols(table string, nameTypes ...any) []Column {
 	return cols
 }
 
-// systemTables builds the single-node view gocql reads while connecting:
-// system.local with one row, system.peers and system.peers_v2 with full column
-// metadata and no rows.
+// systemTables builds the view gocql reads while connecting: system.local
+// with one row, system.peers and system.peers_v2 with full column metadata,
+// and one system.peers_v2 row for each other node of a NewCluster.
 func (s *Server) systemTables() map[string]*table {
 	ip := net.ParseIP(s.Host()).To4()
 	localCols := sysCols("local",
@@ -35,9 +36,9 @@ func (s *Server) systemTables() map[string]*table {
 	localRow := []any{
 		"local", "COMPLETED", ip, int32(7000),
 		s.cfg.clusterName, "3.4.7", s.cfg.dataCenter, int32(1),
-		hostID, ip, int32(7000), "4",
+		s.cfg.hostID, ip, int32(7000), "4",
 		"org.apache.cassandra.dht.Murmur3Partitioner", s.cfg.rack, s.cfg.releaseVersion, ip, int32(s.Port()),
-		schemaVersion, []string{"-9223372036854775808"},
+		schemaVersion, []string{s.cfg.token},
 	}
 	local, err := newTable(localCols, [][]any{localRow})
 	if err != nil {
@@ -46,10 +47,20 @@ func (s *Server) systemTables() map[string]*table {
 	peers, _ := newTable(sysCols("peers",
 		"peer", Inet, "data_center", Text, "host_id", UUID, "preferred_ip", Inet, "rack", Text,
 		"release_version", Text, "rpc_address", Inet, "schema_version", UUID, "tokens", SetOf(Text)), nil)
-	peersV2, _ := newTable(sysCols("peers_v2",
+	peerRows := make([][]any, len(s.cfg.peers))
+	for i, p := range s.cfg.peers {
+		// Every node of a NewCluster listens on 127.0.0.1; the native port
+		// tells them apart (gocql reads it from peers_v2 only).
+		peerRows[i] = []any{ip, int32(7000), s.cfg.dataCenter, p.hostID, ip,
+			int32(p.port), nil, nil, s.cfg.rack, s.cfg.releaseVersion, schemaVersion, []string{p.token}}
+	}
+	peersV2, err := newTable(sysCols("peers_v2",
 		"peer", Inet, "peer_port", Int, "data_center", Text, "host_id", UUID, "native_address", Inet,
 		"native_port", Int, "preferred_ip", Inet, "preferred_port", Int, "rack", Text,
-		"release_version", Text, "schema_version", UUID, "tokens", SetOf(Text)), nil)
+		"release_version", Text, "schema_version", UUID, "tokens", SetOf(Text)), peerRows)
+	if err != nil {
+		panic("cqltest: system.peers_v2: " + err.Error()) // a bug in this package
+	}
 	return map[string]*table{"system.local": local, "system.peers": peers, "system.peers_v2": peersV2}
 }
 

@@ -75,6 +75,8 @@ func main() {
 		"named c<level>-<a|b>-<variant>-<pair>.pprof (merge them with go tool pprof -proto)")
 	workers := flag.Int("workers", 0, "the wrapper's worker count (0: the default)")
 	batching := flag.Bool("batching", true, "both sides write through the library's write batching (false: both use gocql's own coalescing)")
+	rawWrites := flag.String("raw-writes", "same", "how raw gocql writes: same (as the wrapper, see -batching), "+
+		"off (gocql with WriteCoalesceWaitTime 0) or gocql (its default coalescing)")
 	timeout := flag.Duration("timeout", 0, "give every request, on both sides, its own context.WithTimeout of this "+
 		"length, as a service's request handlers do (0: context.Background for every request)")
 	profileHz := flag.Int("profile-hz", 0, "CPU profile samples per second with -profile (0: the runtime's 100); "+
@@ -108,7 +110,10 @@ func main() {
 	}
 
 	ctx := context.Background()
-	raw, wrapped, err := connect(ctx, *workers, *batching)
+	if *rawWrites != "same" && *rawWrites != "off" && *rawWrites != "gocql" {
+		log.Fatalf("abload: -raw-writes must be same, off or gocql, not %q", *rawWrites)
+	}
+	raw, wrapped, err := connect(ctx, *workers, *batching, *rawWrites)
 	if err != nil {
 		log.Fatalf("abload: %v (is a node running? make cassandra-up)", err)
 	}
@@ -196,7 +201,7 @@ func main() {
 		log.Fatalf("abload: -b must be async, raw, raw+garbage, raw+frames, raw+cpu or raw+future, not %q", *against)
 	}
 
-	fmt.Printf("op=%s slice=%s pairs=%d workers=%d hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, node.Hosts())
+	fmt.Printf("op=%s slice=%s pairs=%d workers=%d batching=%v raw-writes=%s hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, *batching, *rawWrites, node.Hosts())
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "c\tvariant\tops\tops/s\tclient CPU µs/op\tserver CPU µs/op\tsyscalls/op\tGC CPU µs/op\tGCs per 1000 ops\tallocs/op\tB/op\tidle mark µs/op\tmutex wait µs/op\tscheds/op\tmean runnable µs\tb/raw (totals)\tb/raw per pair: median [95% CI]\tpairs")
 	for _, c := range cs {
@@ -541,7 +546,7 @@ func noCancel() {}
 // gets it by the same internal/wire.Install the sessions use); without,
 // both use gocql's own coalescing. Either way the two sides write alike and
 // the difference is the wrapper's.
-func connect(ctx context.Context, workers int, batching bool) (*gocql.Session, *cassandra.AsyncSession, error) {
+func connect(ctx context.Context, workers int, batching bool, rawWrites string) (*gocql.Session, *cassandra.AsyncSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	boot, err := gocql.NewCluster(node.Hosts()...).CreateSession()
@@ -564,7 +569,10 @@ func connect(ctx context.Context, workers int, batching bool) (*gocql.Session, *
 		return cfg
 	}
 	rawCfg := config()
-	if batching {
+	switch {
+	case rawWrites == "off":
+		rawCfg.WriteCoalesceWaitTime = 0
+	case rawWrites == "same" && batching:
 		if _, err := wire.Install(rawCfg); err != nil {
 			return nil, nil, err
 		}
