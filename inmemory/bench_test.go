@@ -9,6 +9,7 @@ import (
 
 	"github.com/async-cassandra/cassandra"
 	"github.com/async-cassandra/cassandra/inmemory"
+	"github.com/async-cassandra/cassandra/internal/cqltest"
 )
 
 // benchStatements are the statements the benchmarks spread requests over.
@@ -105,5 +106,41 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		_ = c.Snapshot()
+	}
+}
+
+// BenchmarkExecuteInProcess runs Execute against the in-process server
+// from one goroutine, without a collector and with this one (which, being
+// an AttemptCollector, also has the session install its driver observers):
+// the difference is what the collector costs a request, end to end.
+func BenchmarkExecuteInProcess(b *testing.B) {
+	const stmt = "SELECT v FROM ks.kv WHERE k = 1"
+	srv := cqltest.NewServer(b)
+	defer srv.Close()
+	srv.SetRows(stmt, cqltest.Cols("v", cqltest.Text), [][]any{{"value"}})
+	for _, name := range []string{"collector=none", "collector=inmemory"} {
+		b.Run(name, func(b *testing.B) {
+			var opts []cassandra.Option
+			if name == "collector=inmemory" {
+				opts = append(opts, cassandra.WithCollector(inmemory.New()))
+			}
+			cluster, err := cassandra.NewAsyncCluster(srv.ClusterConfig(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cluster.Close()
+			ctx := context.Background()
+			s, err := cluster.Connect(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.Execute(ctx, stmt).Await(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
