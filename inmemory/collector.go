@@ -233,7 +233,7 @@ func (c *Collector) SessionClosed(s *cassandra.AsyncSession) {
 // figure except Sessions is taken under one lock, so they agree with one
 // another: no request is counted in one figure and not yet in another.
 // Merging the window's histograms holds that lock, and so delays the
-// requests that end meanwhile, for about a millisecond: Snapshot is meant
+// requests that end meanwhile, for up to about a millisecond: Snapshot is meant
 // for a report or a debug page, not for every request.
 func (c *Collector) Snapshot() Snapshot {
 	c.sessMu.Lock()
