@@ -64,8 +64,9 @@ type Snapshot struct {
 }
 
 // WindowStats describes the requests that ended during the window: the
-// last WithWindow of time, give or take one interval, and never before the
-// collector's creation.
+// interval the snapshot falls in and the ones before it, so a window
+// between WithWindow minus one interval and WithWindow long (shorter for
+// a collector younger than that).
 type WindowStats struct {
 	// Start is where the window begins, Duration its length up to the
 	// snapshot's Time; the window slides by Interval at a time.
