@@ -3,6 +3,7 @@ module github.com/async-cassandra/cassandra
 go 1.23
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/datastax/go-cassandra-native-protocol v0.0.0-20240626123646-2abea740da8d
 	github.com/stretchr/testify v1.12.1

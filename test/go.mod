@@ -13,4 +13,7 @@ require (
 	gopkg.in/inf.v0 v0.9.1
 )
 
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

@@ -2,7 +2,7 @@
 // Cassandra (CASSANDRA_HOSTS, default 127.0.0.1), creates a keyspace and a
 // table, writes rows concurrently as futures, reads one back, streams the
 // table page by page, runs a lightweight transaction and a batch, and prints
-// the worker pool's statistics.
+// the worker pool's statistics and the in-memory collector's summary.
 //
 // `make demo` starts the local test node if needed and runs it.
 package main
@@ -19,6 +19,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/inmemory"
 )
 
 // User is a row of demo.users, mapped by column name.
@@ -44,7 +45,10 @@ func run() error {
 
 	cfg := gocql.NewCluster(hosts...)
 	cfg.Consistency = gocql.One
-	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(64))
+	// The in-memory collector measures every request; its summary is
+	// printed at the end.
+	collector := inmemory.New()
+	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(64), cassandra.WithCollector(collector))
 	if err != nil {
 		return err
 	}
@@ -150,5 +154,6 @@ func run() error {
 	st := session.Stats()
 	fmt.Printf("pool: %d workers, %d submitted, %d completed, %d rejected, %d expired in the queue\n",
 		st.Workers, st.SubmitCount, st.CompletedCount, st.RejectedCount, st.ExpiredCount)
+	fmt.Print("\n", collector.String())
 	return nil
 }
