@@ -11,7 +11,7 @@ NODES       ?= 3
 N           ?= 2
 GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-MODULES     := . test test/docker
+MODULES     := . test test/docker promcassandra
 
 .PHONY: test unit integration demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
@@ -23,9 +23,11 @@ test: unit integration
 unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
-## integration: tests against a real node, started first if none answers.
+## integration: tests against a real node, started first if none answers
+## (promcassandra's end-to-end test needs the node too).
 integration: cassandra-up
 	cd test && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+	cd promcassandra && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 demo: cassandra-up
 	$(GO) run ./examples/quickstart
@@ -43,7 +45,7 @@ load: cassandra-up
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
-	@for m in . test; do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	@for m in . test promcassandra; do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
 
 cassandra-up:
 	$(NODE) up 1
