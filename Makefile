@@ -13,9 +13,9 @@ GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Modules: the library, its tests against a node, the Docker launcher, and the
 # exporters kept out of the library's go.mod.
-MODULES     := . test test/docker otelcassandra
+MODULES     := . test test/docker otelcassandra promcassandra
 # The modules whose tests need a node.
-NODE_TESTS  := test otelcassandra
+NODE_TESTS  := test otelcassandra promcassandra
 
 .PHONY: test unit integration test-faults demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up \
@@ -27,7 +27,8 @@ test: unit integration
 unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
-## integration: tests against a real node, started first if none answers.
+## integration: tests against a real node, started first if none answers
+## (promcassandra's end-to-end test needs the node too).
 integration: cassandra-up
 	@for m in $(NODE_TESTS); do echo "cd $$m && go test -race ./..."; (cd $$m && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...) || exit 1; done
 
