@@ -158,7 +158,7 @@ func (e *execution) report() {
 	<-e.fut.done // whoever completed it has published its error
 	info := &e.rec.info
 	rs := &e.rs
-	info.Attempts, info.Rows, info.Pages, info.Host = rs.attempts, rs.rowCount, rs.pages, hostString(rs.host)
+	info.Attempts, info.Rows, info.Pages, info.Host = rs.attempts, rs.rowCount, rs.pages, e.s.metrics.host(rs.host)
 	if e.batch != nil {
 		info.Consistency = e.batch.GetConsistency()
 	} else {

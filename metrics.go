@@ -14,8 +14,11 @@ import (
 
 // A Collector receives what a session measures: one call per request, end
 // to end. Set one with WithCollector; every session of the cluster reports
-// to it. A collector may also implement AttemptCollector, PageCollector
-// and SessionCollector, which the session finds by type assertion.
+// to it (Collectors combines several). A collector may also implement
+// AttemptCollector, PageCollector, SessionCollector and HostCollector,
+// which the session finds by type assertion. The package's own collectors
+// are in the inmemory package and in the nested modules promcassandra
+// (Prometheus) and otelcassandra (OpenTelemetry).
 //
 // The session calls a collector synchronously, on the goroutine that ran
 // the request (a worker), or on the caller's for a request refused before
@@ -111,8 +114,10 @@ type RequestInfo struct {
 	Consistency gocql.Consistency
 	// Start is when Execute was called.
 	Start time.Time
-	// QueueWait is the time from Execute until a worker took the request
-	// (or until it left the queue unsent).
+	// QueueWait is the time from Execute until a worker started the
+	// request (or until it left the queue unsent): time in the queue plus
+	// the hand-over to a worker. PoolStats.QueueWaitDuration counts only
+	// the time requests spent in the queue.
 	QueueWait time.Duration
 	// Duration is the time from Execute until the request was over:
 	// queue wait, every page and every attempt.
@@ -120,7 +125,8 @@ type RequestInfo struct {
 	// Attempts is how many requests the driver sent, over every page and
 	// retry; zero when nothing was sent.
 	Attempts int
-	// Pages is how many pages were fetched, Rows how many rows they hold.
+	// Pages is how many pages were requested (a request that failed on
+	// its first page counts one), Rows how many rows they held.
 	Pages, Rows int
 	// Host is the address of the node that answered last, if any.
 	Host string
@@ -302,6 +308,8 @@ type metrics struct {
 
 	mu    sync.RWMutex
 	stmts map[string]Statement // by statement text; at most maxStatements
+
+	hosts sync.Map // *gocql.HostInfo -> its address, formatted once
 }
 
 // maxStatements bounds the normalised statements a session keeps; beyond
@@ -315,6 +323,14 @@ func newMetrics(c Collector, keyspace string) *metrics {
 	m := &metrics{c: c, keyspace: keyspace, stmts: make(map[string]Statement)}
 	m.attempts, _ = c.(AttemptCollector)
 	m.pages, _ = c.(PageCollector)
+	if f, ok := c.(*fanOut); ok { // it implements them all: keep what is wanted
+		if len(f.attempts) == 0 {
+			m.attempts = nil
+		}
+		if len(f.pages) == 0 {
+			m.pages = nil
+		}
+	}
 	return m
 }
 
@@ -373,10 +389,7 @@ func (o *observer) ObserveBatch(ctx context.Context, b gocql.ObservedBatch) {
 }
 
 func (o *observer) observe(ctx context.Context, stmt string, attempt int, start, end time.Time, host *gocql.HostInfo, rows int, err error) {
-	a := AttemptInfo{Attempt: attempt, Start: start, End: end, Rows: rows, Err: err, ErrorKind: ErrorKind(err)}
-	if host != nil {
-		a.Host = host.ConnectAddressAndPort()
-	}
+	a := AttemptInfo{Attempt: attempt, Start: start, End: end, Host: o.m.host(host), Rows: rows, Err: err, ErrorKind: ErrorKind(err)}
 	if e, ok := ctx.Value(execKey{}).(*execution); ok {
 		a.Statement = e.rec.info.Statement
 		e.rec.addTry(a)
@@ -397,12 +410,19 @@ func (m *metrics) install(cfg *gocql.ClusterConfig) {
 	cfg.BatchObserver = o
 }
 
-// hostString is the address of h, or "" for nil.
-func hostString(h *gocql.HostInfo) string {
+// host is the address of h, or "" for nil. The driver keeps one HostInfo
+// per host (and makes a new one when a host's address changes), so the
+// address is formatted once per HostInfo rather than once per request.
+func (m *metrics) host(h *gocql.HostInfo) string {
 	if h == nil {
 		return ""
 	}
-	return h.ConnectAddressAndPort()
+	if v, ok := m.hosts.Load(h); ok {
+		return v.(string)
+	}
+	a := h.ConnectAddressAndPort()
+	m.hosts.Store(h, a)
+	return a
 }
 
 // record is what a request keeps for its collector; only requests of a
@@ -436,4 +456,80 @@ func (m *metrics) requestDone(r *record, end time.Time, err error) {
 	info.Duration = end.Sub(info.Start)
 	info.Err, info.ErrorKind = err, ErrorKind(err)
 	m.c.RequestDone(r.ctx, info)
+}
+
+// Collectors returns a collector that passes everything it is told to each
+// of cs, in order: for instance the in-memory collector for a debug page
+// and a Prometheus exporter, on one cluster. Each optional interface
+// (AttemptCollector, PageCollector, SessionCollector, HostCollector) is
+// passed on only to those of cs that implement it. Nil collectors are left
+// out.
+func Collectors(cs ...Collector) Collector {
+	f := &fanOut{}
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		f.all = append(f.all, c)
+		if a, ok := c.(AttemptCollector); ok {
+			f.attempts = append(f.attempts, a)
+		}
+		if p, ok := c.(PageCollector); ok {
+			f.pages = append(f.pages, p)
+		}
+		if s, ok := c.(SessionCollector); ok {
+			f.sessions = append(f.sessions, s)
+		}
+		if h, ok := c.(HostCollector); ok {
+			f.hosts = append(f.hosts, h)
+		}
+	}
+	return f
+}
+
+// fanOut is what Collectors returns. It implements every optional
+// interface, so that the session reports everything to it; an interface
+// none of its collectors implements costs only the call.
+type fanOut struct {
+	all      []Collector
+	attempts []AttemptCollector
+	pages    []PageCollector
+	sessions []SessionCollector
+	hosts    []HostCollector
+}
+
+func (f *fanOut) RequestDone(ctx context.Context, r RequestInfo) {
+	for _, c := range f.all {
+		c.RequestDone(ctx, r)
+	}
+}
+
+func (f *fanOut) AttemptDone(ctx context.Context, a AttemptInfo) {
+	for _, c := range f.attempts {
+		c.AttemptDone(ctx, a)
+	}
+}
+
+func (f *fanOut) PageDone(ctx context.Context, p PageFetchInfo) {
+	for _, c := range f.pages {
+		c.PageDone(ctx, p)
+	}
+}
+
+func (f *fanOut) SessionOpened(s *AsyncSession) {
+	for _, c := range f.sessions {
+		c.SessionOpened(s)
+	}
+}
+
+func (f *fanOut) SessionClosed(s *AsyncSession) {
+	for _, c := range f.sessions {
+		c.SessionClosed(s)
+	}
+}
+
+func (f *fanOut) HostChanged(s *AsyncSession, h HostStatus) {
+	for _, c := range f.hosts {
+		c.HostChanged(s, h)
+	}
 }

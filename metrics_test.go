@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,3 +258,26 @@ func (nopCollector) RequestDone(context.Context, RequestInfo) {}
 type nopAttemptCollector struct{ nopCollector }
 
 func (nopAttemptCollector) AttemptDone(context.Context, AttemptInfo) {}
+
+// Collectors passes each call to every collector that wants it, and a
+// combination of collectors none of which wants attempts costs none.
+func TestCollectorsFanOut(t *testing.T) {
+	full, plain := &recorder{}, &onlyRequests{}
+	s, _, _ := sessionServer(t, WithCollector(Collectors(full, nil, plain)))
+	fastQueryRuns(t, s, "one request")
+	full.mu.Lock()
+	assert.Len(t, full.requests, 1)
+	assert.Len(t, full.attempts, 1)
+	assert.Len(t, full.opened, 1)
+	full.mu.Unlock()
+	assert.Equal(t, int32(1), plain.n.Load())
+
+	assert.Nil(t, newMetrics(Collectors(plain), "").attempts, "nobody wants attempts")
+	assert.Nil(t, newMetrics(Collectors(plain), "").pages, "nobody wants pages")
+	assert.NotNil(t, newMetrics(Collectors(plain, full), "").attempts)
+}
+
+// onlyRequests implements Collector and nothing else.
+type onlyRequests struct{ n atomic.Int32 }
+
+func (o *onlyRequests) RequestDone(context.Context, RequestInfo) { o.n.Add(1) }

@@ -225,7 +225,7 @@ func (f *streamFetch) Run() {
 	f.page, f.err = page, err
 	if m := st.s.metrics; m != nil && m.pages != nil {
 		info := PageFetchInfo{Statement: m.statement(st.stmt), Number: f.number, Start: start,
-			Duration: st.s.now().Sub(start), Attempts: it.Attempts(), Host: hostString(it.Host()),
+			Duration: st.s.now().Sub(start), Attempts: it.Attempts(), Host: m.host(it.Host()),
 			Err: err, ErrorKind: ErrorKind(err)}
 		if page != nil {
 			info.Rows = page.rows

@@ -40,6 +40,7 @@ var (
 	_ cassandra.AttemptCollector = (*Collector)(nil)
 	_ cassandra.PageCollector    = (*Collector)(nil)
 	_ cassandra.SessionCollector = (*Collector)(nil)
+	_ cassandra.HostCollector    = (*Collector)(nil)
 	_ prometheus.Collector       = (*Collector)(nil)
 )
 
@@ -154,6 +155,18 @@ func (c *Collector) SetHostState(host, datacenter string, up bool) {
 // stay, at 0, so that alerts see it). Forgetting a host that was never
 // set does nothing.
 func (c *Collector) ForgetHost(host string) { c.hosts.forget(host) }
+
+// HostChanged keeps host_up in step with the session's host monitor: 1
+// for a host that is up, 0 for one that is down, and no series for one
+// removed from the cluster. It implements cassandra.HostCollector, so a
+// Collector set with cassandra.WithCollector needs no other wiring.
+func (c *Collector) HostChanged(_ *cassandra.AsyncSession, h cassandra.HostStatus) {
+	if h.State == cassandra.HostRemoved {
+		c.ForgetHost(h.Address)
+		return
+	}
+	c.SetHostState(h.Address, h.Datacenter, h.State == cassandra.HostUp)
+}
 
 // Describe sends the descriptors of every metric the Collector exports.
 // It implements prometheus.Collector.

@@ -200,6 +200,18 @@ cassandra_client_host_up{datacenter="dc3",host="10.0.0.3:9042"} 1
 	assert.Equal(t, 2, testutil.CollectAndCount(c, "cassandra_client_host_up"))
 }
 
+// HostChanged, the host monitor's call, drives the same gauge.
+func TestHostChanged(t *testing.T) {
+	c := newCollector(t)
+	c.HostChanged(nil, cassandra.HostStatus{Address: "10.0.0.1:9042", Datacenter: "dc1", State: cassandra.HostUp})
+	c.HostChanged(nil, cassandra.HostStatus{Address: "10.0.0.2:9042", Datacenter: "dc1", State: cassandra.HostUp})
+	c.HostChanged(nil, cassandra.HostStatus{Address: "10.0.0.1:9042", Datacenter: "dc1", State: cassandra.HostDown})
+	c.HostChanged(nil, cassandra.HostStatus{Address: "10.0.0.2:9042", Datacenter: "dc1", State: cassandra.HostRemoved})
+	compare(t, c, "host_up", "gauge", `
+cassandra_client_host_up{datacenter="dc1",host="10.0.0.1:9042"} 0
+`)
+}
+
 // With no session the pool metrics are zero, not absent, so that alert
 // expressions over them have something to evaluate.
 func TestPoolWithoutSessions(t *testing.T) {
