@@ -79,6 +79,18 @@
 // higher GOGC (or a GOMEMLIMIT with a generous GOGC) spaces them out; see
 // docs/performance.md in the repository.
 //
+// # Observability
+//
+// PoolStats (Stats) shows the pool's levels and totals; a ResultSet reports
+// its latency, attempts and host. WithCollector makes every session report
+// each request end to end, each attempt, each streamed page and each host
+// change to a Collector: the inmemory package keeps figures in the process,
+// and the promcassandra and otelcassandra modules export them to
+// Prometheus and OpenTelemetry. Statements reach collectors normalised
+// (NormalizeStatement), never with their values. Hosts lists the state of
+// every host, kept from the driver's events and, with WithHealthCheck,
+// from checks routed to each host.
+//
 // # Shutting down
 //
 // Shutdown stops accepting queries and waits for those in flight; Close

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -67,6 +68,9 @@ type Collector struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	stmts    statements
+
+	setsMu sync.RWMutex
+	sets   map[setKey]attribute.Set
 }
 
 // Compile-time checks that the session finds every interface it looks for.
@@ -122,6 +126,7 @@ func New(opts ...Option) (*Collector, error) {
 	c := &Collector{
 		tracer: cfg.tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
 		stmts:  statements{withText: cfg.withText, m: make(map[cassandra.Statement]described)},
+		sets:   make(map[setKey]attribute.Set),
 	}
 	meter := cfg.mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
@@ -142,26 +147,25 @@ func New(opts ...Option) (*Collector, error) {
 func (c *Collector) RequestDone(ctx context.Context, r cassandra.RequestInfo) {
 	d := c.stmts.get(r.Statement)
 	end := r.Start.Add(r.Duration)
-	addr, port := splitHost(r.Host)
-	errAttrs := errorAttrs(r.Err, r.ErrorKind)
-
-	attrs := make([]attribute.KeyValue, 0, len(d.attrs)+9)
-	attrs = append(attrs, d.attrs...)
-	attrs = appendServer(attrs, addr, port)
-	if cl, ok := consistency(r); ok {
-		attrs = append(attrs, cl)
-	}
-	attrs = append(attrs,
-		semconv.DBResponseReturnedRows(r.Rows),
-		AttemptsKey.Int(r.Attempts),
-		PagesKey.Int(r.Pages))
-	attrs = append(attrs, errAttrs...)
-
+	// Attributes are set once the span is known to record: a request that
+	// is not sampled costs the span's start and end, and the metric.
 	ctx, span := c.tracer.Start(ctx, d.name,
 		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(r.Start),
-		trace.WithAttributes(attrs...))
+		trace.WithTimestamp(r.Start))
 	if span.IsRecording() {
+		addr, port := splitHost(r.Host)
+		attrs := make([]attribute.KeyValue, 0, len(d.attrs)+9)
+		attrs = append(attrs, d.attrs...)
+		attrs = appendServer(attrs, addr, port)
+		if cl, ok := consistency(r); ok {
+			attrs = append(attrs, cl)
+		}
+		attrs = append(attrs,
+			semconv.DBResponseReturnedRows(r.Rows),
+			AttemptsKey.Int(r.Attempts),
+			PagesKey.Int(r.Pages))
+		attrs = append(attrs, errorAttrs(r.Err, r.ErrorKind)...)
+		span.SetAttributes(attrs...)
 		_, queue := c.tracer.Start(ctx, QueueSpanName, trace.WithTimestamp(r.Start))
 		queue.End(trace.WithTimestamp(r.Start.Add(r.QueueWait)))
 		for _, a := range r.Tries {
@@ -173,7 +177,7 @@ func (c *Collector) RequestDone(ctx context.Context, r cassandra.RequestInfo) {
 	}
 	span.End(trace.WithTimestamp(end))
 
-	c.record(ctx, d, r.Duration, addr, port, errAttrs)
+	c.record(ctx, r.Statement, d, r.Duration, r.Host, r.Err, r.ErrorKind)
 }
 
 // attemptSpan records one attempt as a child span of the request's span,
@@ -207,42 +211,71 @@ func (c *Collector) AttemptDone(context.Context, cassandra.AttemptInfo) {}
 // moment at which a stream, as a whole, is over.
 func (c *Collector) PageDone(ctx context.Context, p cassandra.PageFetchInfo) {
 	d := c.stmts.get(p.Statement)
-	addr, port := splitHost(p.Host)
-	errAttrs := errorAttrs(p.Err, p.ErrorKind)
-
-	attrs := make([]attribute.KeyValue, 0, len(d.attrs)+7)
-	attrs = append(attrs, d.attrs...)
-	attrs = appendServer(attrs, addr, port)
-	attrs = append(attrs,
-		PageKey.Int(p.Number),
-		semconv.DBResponseReturnedRows(p.Rows),
-		AttemptsKey.Int(p.Attempts))
-	attrs = append(attrs, errAttrs...)
-
 	ctx, span := c.tracer.Start(ctx, d.name,
 		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithTimestamp(p.Start),
-		trace.WithAttributes(attrs...))
-	if p.Err != nil {
-		span.SetStatus(codes.Error, p.ErrorKind)
+		trace.WithTimestamp(p.Start))
+	if span.IsRecording() {
+		addr, port := splitHost(p.Host)
+		attrs := make([]attribute.KeyValue, 0, len(d.attrs)+7)
+		attrs = append(attrs, d.attrs...)
+		attrs = appendServer(attrs, addr, port)
+		attrs = append(attrs,
+			PageKey.Int(p.Number),
+			semconv.DBResponseReturnedRows(p.Rows),
+			AttemptsKey.Int(p.Attempts))
+		attrs = append(attrs, errorAttrs(p.Err, p.ErrorKind)...)
+		span.SetAttributes(attrs...)
+		if p.Err != nil {
+			span.SetStatus(codes.Error, p.ErrorKind)
+		}
 	}
 	span.End(trace.WithTimestamp(p.Start.Add(p.Duration)))
 
-	c.record(ctx, d, p.Duration, addr, port, errAttrs)
+	c.record(ctx, p.Statement, d, p.Duration, p.Host, p.Err, p.ErrorKind)
 }
 
 // record adds one operation to db.client.operation.duration. ctx carries
-// the operation's span, so that an exemplar can point to it.
-func (c *Collector) record(ctx context.Context, d described, dur time.Duration, addr string, port int, errAttrs []attribute.KeyValue) {
+// the operation's span, so that an exemplar can point to it. The
+// attribute set of a statement, node and error kind is built once and
+// kept, up to maxSets of them, so that recording allocates nothing for
+// the usual operation.
+func (c *Collector) record(ctx context.Context, st cassandra.Statement, d described, dur time.Duration, host string, err error, kind string) {
 	if !c.duration.Enabled(ctx) {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, len(d.metricAttrs)+4)
-	attrs = append(attrs, d.metricAttrs...)
-	attrs = appendServer(attrs, addr, port)
-	attrs = append(attrs, errAttrs...)
-	c.duration.Record(ctx, dur.Seconds(), metric.WithAttributes(attrs...))
+	key := setKey{st: st, host: host, kind: kind}
+	if err != nil {
+		key.code = statusCode(err)
+	}
+	c.setsMu.RLock()
+	set, ok := c.sets[key]
+	c.setsMu.RUnlock()
+	if !ok {
+		addr, port := splitHost(host)
+		attrs := make([]attribute.KeyValue, 0, len(d.metricAttrs)+4)
+		attrs = append(attrs, d.metricAttrs...)
+		attrs = appendServer(attrs, addr, port)
+		attrs = append(attrs, errorAttrs(err, kind)...)
+		set = attribute.NewSet(attrs...)
+		c.setsMu.Lock()
+		if len(c.sets) < maxSets {
+			c.sets[key] = set
+		}
+		c.setsMu.Unlock()
+	}
+	c.duration.Record(ctx, dur.Seconds(), metric.WithAttributeSet(set))
 }
+
+// setKey names the attribute set of one metric series.
+type setKey struct {
+	st         cassandra.Statement
+	host, kind string
+	code       string // the protocol error code, when the node sent one
+}
+
+// maxSets bounds the attribute sets the Collector keeps; beyond it, sets
+// are built for each operation.
+const maxSets = 4096
 
 // splitHost splits a node's "host:port" address; port is 0 when host has
 // none or is empty.
@@ -283,9 +316,8 @@ func errorAttrs(err error, kind string) []attribute.KeyValue {
 		kind = semconv.ErrorTypeOther.Value.AsString()
 	}
 	attrs := []attribute.KeyValue{semconv.ErrorTypeKey.String(kind)}
-	var re gocql.RequestError
-	if errors.As(err, &re) {
-		attrs = append(attrs, semconv.DBResponseStatusCode(fmt.Sprintf("0x%04X", re.Code())))
+	if code := statusCode(err); code != "" {
+		attrs = append(attrs, semconv.DBResponseStatusCode(code))
 	}
 	return attrs
 }
@@ -322,4 +354,14 @@ func consistency(r cassandra.RequestInfo) (kv attribute.KeyValue, ok bool) {
 		return semconv.CassandraConsistencyLevelLocalSerial, true
 	}
 	return kv, false
+}
+
+// statusCode is the protocol error code the node answered err with, in
+// hexadecimal ("0x2200"), or "" when err did not come from a node.
+func statusCode(err error) string {
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		return fmt.Sprintf("0x%04X", re.Code())
+	}
+	return ""
 }

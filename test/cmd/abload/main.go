@@ -44,8 +44,15 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/prometheus/client_golang/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/async-cassandra/cassandra"
+	"github.com/async-cassandra/cassandra/inmemory"
 	"github.com/async-cassandra/cassandra/internal/wire"
+	"github.com/async-cassandra/cassandra/otelcassandra"
+	"github.com/async-cassandra/cassandra/promcassandra"
 	"github.com/async-cassandra/cassandra/test/internal/node"
 	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
@@ -62,7 +69,10 @@ func main() {
 	levels := flag.String("c", "1,64,512", "concurrency levels, comma-separated")
 	pairs := flag.Int("pairs", 30, "measured pairs of slices per level")
 	slice := flag.Duration("slice", 200*time.Millisecond, "length of one slice")
-	against := flag.String("b", "async", "what to compare with raw gocql: async, raw (the method's own spread), "+
+	baseline := flag.String("a", "raw", "the baseline: raw (gocql) or async (Execute without a collector)")
+	against := flag.String("b", "async", "what to compare with the baseline: async, async+memory, async+prom, async+otel, "+
+		"async+otel1pct, async+all (Execute reporting to the in-memory collector, Prometheus, OpenTelemetry sampling every "+
+		"request or 1%, or all three), raw (the method's own spread), raw+handoff (raw gocql run on another goroutine), "+
 		"raw+garbage (raw plus 512 bytes and a channel per request), raw+frames (raw called 5 frames deeper), "+
 		"raw+cpu (raw plus -burn of client CPU per request) "+
 		"or raw+future (raw plus -keep bytes alive across the request, -depth frames further down)")
@@ -128,7 +138,8 @@ func main() {
 	if *timeout > 0 {
 		requestCtx = func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, *timeout) }
 	}
-	var rawOp, asyncOp func(i int) error
+	var rawOp func(i int) error
+	var asyncOpOf func(s *cassandra.AsyncSession) func(i int) error
 	if *opName == "read" {
 		rawOp = func(i int) error {
 			ctx, cancel := requestCtx()
@@ -136,15 +147,17 @@ func main() {
 			var v string
 			return raw.Query(readStmt, i%rows).ScanContext(ctx, &v)
 		}
-		asyncOp = func(i int) error {
-			ctx, cancel := requestCtx()
-			defer cancel()
-			rs, err := wrapped.Execute(ctx, readStmt, i%rows).Await(ctx)
-			if err != nil {
-				return err
+		asyncOpOf = func(s *cassandra.AsyncSession) func(i int) error {
+			return func(i int) error {
+				ctx, cancel := requestCtx()
+				defer cancel()
+				rs, err := s.Execute(ctx, readStmt, i%rows).Await(ctx)
+				if err != nil {
+					return err
+				}
+				var v string
+				return rs.One(&v)
 			}
-			var v string
-			return rs.One(&v)
 		}
 	} else {
 		rawOp = func(i int) error {
@@ -152,17 +165,39 @@ func main() {
 			defer cancel()
 			return raw.Query(writeStmt, i%rows, value).ExecContext(ctx)
 		}
-		asyncOp = func(i int) error {
-			ctx, cancel := requestCtx()
-			defer cancel()
-			_, err := wrapped.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
-			return err
+		asyncOpOf = func(s *cassandra.AsyncSession) func(i int) error {
+			return func(i int) error {
+				ctx, cancel := requestCtx()
+				defer cancel()
+				_, err := s.Execute(ctx, writeStmt, i%rows, value).Await(ctx)
+				return err
+			}
 		}
 	}
+	asyncOp := asyncOpOf(wrapped)
 	variants := [2]variant{{"raw", rawOp}, {*against, nil}}
+	switch *baseline {
+	case "raw":
+	case "async":
+		variants[0] = variant{"async", asyncOp}
+	default:
+		log.Fatalf("abload: -a must be raw or async, not %q", *baseline)
+	}
 	switch *against {
 	case "async":
 		variants[1].op = asyncOp
+	case "async+memory", "async+prom", "async+otel", "async+otel1pct", "async+all":
+		// The same requests through a session that reports to collectors.
+		col, err := newCollector(strings.TrimPrefix(*against, "async+"))
+		if err != nil {
+			log.Fatalf("abload: %v", err)
+		}
+		s, err := connectWith(ctx, *workers, *batching, cassandra.WithCollector(col))
+		if err != nil {
+			log.Fatalf("abload: %v", err)
+		}
+		defer s.Close()
+		variants[1].op = asyncOpOf(s)
 	case "raw":
 		// Raw against itself: the spread of the ratio is the method's own.
 		variants[1].op = rawOp
@@ -189,6 +224,16 @@ func main() {
 			garbage.future = f
 			return err
 		}
+	case "raw+handoff":
+		// Raw gocql run on a goroutine of its own and awaited on a
+		// channel: the least that any wrapper running requests on other
+		// goroutines pays, with none of this library's code (no pool, no
+		// context, no future, no result).
+		variants[1].op = func(i int) error {
+			done := make(chan error, 1)
+			go func() { done <- rawOp(i) }()
+			return <-done
+		}
 	case "raw+frames":
 		variants[1].op = func(i int) error { return deeper(5, rawOp, i) }
 	case "raw+cpu":
@@ -198,7 +243,7 @@ func main() {
 			return rawOp(i)
 		}
 	default:
-		log.Fatalf("abload: -b must be async, raw, raw+garbage, raw+frames, raw+cpu or raw+future, not %q", *against)
+		log.Fatalf("abload: -b must be async, async+memory, async+prom, async+otel, async+all, raw, raw+garbage, raw+frames, raw+cpu or raw+future, not %q", *against)
 	}
 
 	fmt.Printf("op=%s slice=%s pairs=%d workers=%d batching=%v raw-writes=%s hosts=%v\n", *opName, *slice, *pairs, wrapped.Stats().Workers, *batching, *rawWrites, node.Hosts())
@@ -605,3 +650,66 @@ func connect(ctx context.Context, workers int, batching bool, rawWrites string) 
 	}
 	return raw, wrapped, nil
 }
+
+// connectWith opens one more session like connect's, with opts added.
+func connectWith(ctx context.Context, workers int, batching bool, opts ...cassandra.Option) (*cassandra.AsyncSession, error) {
+	cfg := gocql.NewCluster(node.Hosts()...)
+	cfg.Keyspace = keyspace
+	cfg.Timeout = 10 * time.Second
+	opts = append(opts, cassandra.WithWriteBatching(batching))
+	if workers > 0 {
+		opts = append(opts, cassandra.WithWorkers(workers))
+	}
+	cluster, err := cassandra.NewAsyncCluster(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return cluster.Connect(ctx)
+}
+
+// newCollector makes the collector a -b async+NAME variant reports to.
+// Prometheus and OpenTelemetry record into providers of their own, as a
+// service's would (a registry nobody scrapes during the run; SDK providers
+// whose spans are sampled and dropped by a no-op exporter).
+func newCollector(name string) (cassandra.Collector, error) {
+	switch name {
+	case "memory":
+		return inmemory.New(), nil
+	case "prom":
+		c, err := promcassandra.New()
+		if err != nil {
+			return nil, err
+		}
+		prometheus.NewRegistry().MustRegister(c)
+		return c, nil
+	case "otel", "otel1pct":
+		sampler := sdktrace.AlwaysSample()
+		if name == "otel1pct" { // what a busy service samples
+			sampler = sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler),
+			sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discardExporter{})))
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		return otelcassandra.New(otelcassandra.WithTracerProvider(tp), otelcassandra.WithMeterProvider(mp))
+	case "all":
+		var cs []cassandra.Collector
+		for _, n := range []string{"memory", "prom", "otel"} {
+			c, err := newCollector(n)
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, c)
+		}
+		return cassandra.Collectors(cs...), nil
+	}
+	return nil, fmt.Errorf("unknown collector %q", name)
+}
+
+// discardExporter drops the spans it is given, after the SDK has built
+// and batched them as it would for a real exporter.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
