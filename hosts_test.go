@@ -156,7 +156,9 @@ func TestHostsListsEveryNodeAtConnect(t *testing.T) {
 		assert.Equal(t, "5.0.0", h.Version)
 		assert.Equal(t, HostUp, h.State)
 		assert.False(t, h.Since.IsZero())
-		assert.Equal(t, reasonConnect, h.Reason)
+		// The driver may confirm a host up just after the session
+		// connected (its pool filling in): either reason is right.
+		assert.Contains(t, []string{reasonConnect, reasonUp}, h.Reason)
 		assert.True(t, h.LastCheck.IsZero(), "no health check without WithHealthCheck")
 		assert.Equal(t, []HostState{HostUp}, rec.states(srv.HostID()), "node %d reported once", i+1)
 	}
