@@ -217,11 +217,7 @@ func TestUserHostDialerIsWrapped(t *testing.T) {
 
 	session, err := cfg.CreateSession()
 	require.NoError(t, err)
-	got, errs := echoAll(session, 100, identity)
-	for i := range got {
-		require.NoError(t, errs[i])
-		assert.Equal(t, i, got[i])
-	}
+	requireEchoes(t, session, 100)
 	assert.GreaterOrEqual(t, user.dials.Load(), int32(3), "one dial above, then the session's control and pool connections")
 	assert.GreaterOrEqual(t, hd.Stats().FrameCount, uint64(100))
 	session.Close()
@@ -244,11 +240,7 @@ func TestUserDialerIsUsed(t *testing.T) {
 
 	session, err := cfg.CreateSession()
 	require.NoError(t, err)
-	got, errs := echoAll(session, 100, identity)
-	for i := range got {
-		require.NoError(t, errs[i])
-		assert.Equal(t, i, got[i])
-	}
+	requireEchoes(t, session, 100)
 	assert.GreaterOrEqual(t, user.dials.Load(), int32(3))
 	session.Close()
 	srv.Close()
@@ -279,4 +271,15 @@ func TestDialErrorsPassThrough(t *testing.T) {
 	_, err = hd.DialHost(context.Background(), h)
 	var opErr *net.OpError
 	assert.ErrorAs(t, err, &opErr)
+}
+
+// requireEchoes sends n requests concurrently through session and requires
+// each to come back with its own value.
+func requireEchoes(t *testing.T, session *gocql.Session, n int) {
+	t.Helper()
+	got, errs := echoAll(session, n, identity)
+	for i := range got {
+		require.NoError(t, errs[i])
+		require.Equal(t, i, got[i])
+	}
 }

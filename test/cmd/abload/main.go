@@ -38,7 +38,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -54,6 +53,7 @@ import (
 	"github.com/async-cassandra/cassandra/otelcassandra"
 	"github.com/async-cassandra/cassandra/promcassandra"
 	"github.com/async-cassandra/cassandra/test/internal/node"
+	"github.com/async-cassandra/cassandra/test/internal/proc"
 	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
 
@@ -440,8 +440,8 @@ func run(c int, d time.Duration, op func(int) error) (sample, error) {
 	// Each slice starts with no garbage left by the one before, so that it
 	// pays for collecting its own (all but the last, partial cycle's).
 	runtime.GC()
-	before, m0 := cpuTime(), readMetrics()
-	server0, sys0 := serverCPU(), syscallCount()
+	before, m0 := proc.CPUTime(), readMetrics()
+	server0, sys0 := proc.ServerCPU(), syscallTotal()
 	start := time.Now()
 	for range c {
 		wg.Add(1)
@@ -459,8 +459,8 @@ func run(c int, d time.Duration, op func(int) error) (sample, error) {
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
 	wg.Wait()
-	s := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - before,
-		server: serverCPU() - server0, syscalls: syscallCount() - sys0}
+	s := sample{ops: next.Load(), elapsed: time.Since(start), cpu: proc.CPUTime() - before,
+		server: proc.ServerCPU() - server0, syscalls: syscallTotal() - sys0}
 	m1 := readMetrics()
 	s.gcCPU = m1.gcCPU - m0.gcCPU
 	s.allocs, s.bytes = m1.allocs-m0.allocs, m1.bytes-m0.bytes
@@ -510,75 +510,6 @@ func readMetrics() runtimeMetrics {
 		m.schedSum += float64(n) * (lo + hi) / 2
 	}
 	return m
-}
-
-// cpuTime returns the process's user plus system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// serverPID is the process of the Cassandra node running on this machine,
-// found once. It is 0 if there is none, or more than one (a local cluster),
-// since which of them serves the load is not known.
-var serverPID = sync.OnceValue(func() int {
-	dirs, _ := os.ReadDir("/proc")
-	found := 0
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmd), "org.apache.cassandra.service.CassandraDaemon") {
-			if found != 0 {
-				return 0
-			}
-			found = pid
-		}
-	}
-	return found
-})
-
-// serverCPU returns the local node's user plus system CPU time, or 0.
-func serverCPU() time.Duration {
-	pid := serverPID()
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command's closing parenthesis; utime and stime are
-	// the 14th and 15th fields of the whole line, in clock ticks (100 Hz on
-	// Linux): 10 ms steps, so only sums over many slices mean anything.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// syscallCount returns the read and write system calls the process has made.
-func syscallCount() int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ": "); ok && (k == "syscr" || k == "syscw") {
-			x, _ := strconv.ParseInt(v, 10, 64)
-			n += x
-		}
-	}
-	return n
 }
 
 // noCancel is the cancel function of a request run with context.Background.
@@ -713,3 +644,9 @@ type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// syscallTotal returns the read and write system calls the process has made.
+func syscallTotal() int64 {
+	w, r := proc.Syscalls()
+	return w + r
+}

@@ -35,14 +35,12 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -51,6 +49,7 @@ import (
 
 	"github.com/async-cassandra/cassandra/internal/wire"
 	"github.com/async-cassandra/cassandra/test/internal/node"
+	"github.com/async-cassandra/cassandra/test/internal/proc"
 	"github.com/async-cassandra/cassandra/test/internal/stats"
 )
 
@@ -268,8 +267,8 @@ func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*go
 		wg     sync.WaitGroup
 	)
 	runtime.GC() // each slice collects its own garbage, not its predecessor's
-	cpu0, server0, machine0 := cpuTime(), serverCPU(), machineCPU()
-	w0, r0 := syscallCounts()
+	cpu0, server0, machine0 := proc.CPUTime(), proc.ServerCPU(), proc.MachineCPU()
+	w0, r0 := proc.Syscalls()
 	start := time.Now()
 	for g := range c {
 		wg.Add(1)
@@ -290,9 +289,9 @@ func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*go
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
 	wg.Wait()
-	w1, r1 := syscallCounts()
-	smp := sample{ops: next.Load(), elapsed: time.Since(start), cpu: cpuTime() - cpu0,
-		server: serverCPU() - server0, machine: machineCPU() - machine0, writes: w1 - w0, reads: r1 - r0}
+	w1, r1 := proc.Syscalls()
+	smp := sample{ops: next.Load(), elapsed: time.Since(start), cpu: proc.CPUTime() - cpu0,
+		server: proc.ServerCPU() - server0, machine: proc.MachineCPU() - machine0, writes: w1 - w0, reads: r1 - r0}
 	if err := failed.Load(); err != nil {
 		return smp, *err
 	}
@@ -364,100 +363,3 @@ func connect(keyspace string, names []string) ([]config, error) {
 	return configs, nil
 }
 
-// cpuTime returns this process's user plus system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// serverPID is the process of the one Cassandra node running on this
-// machine, found once; 0 if there is none, or several.
-var serverPID = sync.OnceValue(func() int {
-	dirs, _ := os.ReadDir("/proc")
-	found := 0
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmd), "org.apache.cassandra.service.CassandraDaemon") {
-			if found != 0 {
-				return 0
-			}
-			found = pid
-		}
-	}
-	return found
-})
-
-// serverCPU returns the local node's user plus system CPU time, or 0. The
-// kernel counts it in 10 ms ticks: only sums over many slices mean much.
-func serverCPU() time.Duration {
-	pid := serverPID()
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// utime and stime are the 14th and 15th fields of the line, the 12th
-	// and 13th after the command's closing parenthesis.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// machineCPU returns the CPU time of the whole machine (every CPU's busy
-// time in the first line of /proc/stat, in 10 ms ticks), or 0.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		x, _ := strconv.ParseInt(v, 10, 64)
-		busy += x
-	}
-	return time.Duration(busy) * 10 * time.Millisecond
-}
-
-// syscallCounts returns the write and read system calls this process has
-// made (syscw and syscr of /proc/self/io).
-func syscallCounts() (writes, reads int64) {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0, 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ": ")
-		if !ok {
-			continue
-		}
-		x, _ := strconv.ParseInt(v, 10, 64)
-		switch k {
-		case "syscw":
-			writes = x
-		case "syscr":
-			reads = x
-		}
-	}
-	return writes, reads
-}
