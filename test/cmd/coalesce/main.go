@@ -362,4 +362,3 @@ func connect(keyspace string, names []string) ([]config, error) {
 	}
 	return configs, nil
 }
-
