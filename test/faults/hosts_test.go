@@ -50,14 +50,21 @@ func (r *hostRecorder) of(id string) []cassandra.HostState {
 	return append([]cassandra.HostState(nil), r.states[id]...)
 }
 
-// nodeSh runs test/cassandra/node.sh with args.
+// nodeSh runs test/cassandra/node.sh with args, and fails the test if it
+// fails.
 func nodeSh(t *testing.T, args ...string) {
 	t.Helper()
+	require.NoError(t, nodeShErr(args...), "node.sh %v", args)
+}
+
+// nodeShErr runs test/cassandra/node.sh with args; it may be called from
+// any goroutine.
+func nodeShErr(args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{"../cassandra/node.sh"}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, cmd.Run(), "node.sh %v", args)
+	return cmd.Run()
 }
 
 // byAddress returns the hosts of s by address ("127.0.0.2:9042").
