@@ -126,7 +126,7 @@ func readBack(t *testing.T, s *cassandra.AsyncSession, table string, acked []int
 	assert.Zero(t, lost, "acknowledged writes lost")
 }
 
-// The scenario of issue 18: 30,000 inserts at QUORUM, 128 in flight, on a
+// The scenario of issues 18 and 19: 50,000 inserts at QUORUM, 128 in flight, on a
 // keyspace at replication factor 3, node 2 killed after 2 s and restarted
 // after 10 s. Idempotent writes all succeed, thanks to the default retry
 // policy; non-idempotent ones may fail (typed), and are never sent twice.
@@ -146,7 +146,7 @@ func TestWritesWhileANodeIsKilled(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.Gocql().AwaitSchemaAgreement(ctx))
 
-	const n, inFlight = 30_000, 128
+	const n, inFlight = 50_000, 128
 	for _, tc := range []struct {
 		table      string
 		idempotent bool
