@@ -32,7 +32,8 @@ type execution struct {
 // from building the request, completes the future at once instead.
 //
 // The request runs with a child of ctx, which Future.Cancel cancels: one
-// rule, whatever the request is doing when Cancel is called.
+// rule, whatever the request is doing when Cancel is called. With a rate
+// limit, the caller waits for a token first (see WithRateLimit).
 func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, b *gocql.Batch, single bool, err error) *Future[*ResultSet] {
 	e := &execution{s: s, stmt: stmt, query: q, batch: b, single: single, start: s.now()}
 	e.fut.done = make(chan struct{})
@@ -53,7 +54,9 @@ func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, 
 			e.ctx = context.WithValue(e.ctx, execKey{}, e) // for the observer
 		}
 		e.fut.op = e
-		err = poolErr(s.pool.Submit(e.ctx, e))
+		if err = s.limiter.wait(ctx); err == nil {
+			err = poolErr(s.pool.Submit(e.ctx, e))
+		}
 	}
 	if err != nil {
 		if e.stop != nil {
