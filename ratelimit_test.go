@@ -17,12 +17,6 @@ import (
 // session clock (WithClock), which the token bucket follows. Counts are
 // exact; no assertion depends on how long anything took.
 
-func canceledContext() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}
-
 // hourly is a rate at which no token comes back during a test.
 var hourly = rate.Every(time.Hour)
 
