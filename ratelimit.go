@@ -32,9 +32,9 @@ var ErrRateLimited = fmt.Errorf("cassandra: rate limit reached: %w", ErrOverload
 // Execute returns once the request has its token (and its place), and the
 // wait counts against the request's context. If that context ends first,
 // or the session shuts down, the future completes at once with an error
-// matching the context's error (or ErrClosed); nothing is submitted and
-// the token is given back. With QueueFailFast, a request that finds no
-// token now is refused at once with ErrRateLimited.
+// matching the context's error (or ErrClosed); nothing is submitted, and
+// the reservation is handed back to the bucket. With QueueFailFast, a
+// request that finds no token now is refused at once with ErrRateLimited.
 //
 // A token, once taken, is spent even if the pool then refuses the request
 // (ErrOverloaded, ErrClosed). A request whose context has already ended
