@@ -57,6 +57,10 @@ func (s *AsyncSession) Gocql() *gocql.Session { return s.gs }
 // its result, which holds every page (see Query.Execute). For results too
 // large to hold, use Stream. Execute(ctx, stmt, v...) is short for
 // s.Query(stmt, v...).Execute(ctx).
+//
+// Execute never waits for I/O. It waits only for room in a full queue
+// (QueueWait) and for a rate-limit token (WithRateLimit), and never
+// beyond ctx.
 func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) *Future[*ResultSet] {
 	// PageState turns the driver's own paging off: the execution fetches
 	// the pages itself, each with the request's context.
