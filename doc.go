@@ -70,6 +70,13 @@
 //		row.Scan(&id, &payload)
 //	}
 //
+// # Bulk work
+//
+// ExecuteConcurrent runs a statement once per item of an iterator, with a
+// bounded number in flight and in constant memory, stopping at the first
+// failure or (ContinueOnError) running every item. WithRateLimit caps the
+// requests each session sends per second.
+//
 // # Many requests in flight
 //
 // Every garbage collection walks the stack of every request waiting for

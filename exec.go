@@ -25,6 +25,9 @@ type execution struct {
 	rs     ResultSet // the result, once Run has filled it in
 	err    error
 	rec    *record // for the session's collector; nil without one
+	// done, if set, is told when the pool is through with the request
+	// (ExecuteConcurrent); see submitNotify.
+	done func(*Future[*ResultSet])
 }
 
 // submit hands the driver's request q or b (exactly one of them set) to the
@@ -32,9 +35,20 @@ type execution struct {
 // from building the request, completes the future at once instead.
 //
 // The request runs with a child of ctx, which Future.Cancel cancels: one
-// rule, whatever the request is doing when Cancel is called.
+// rule, whatever the request is doing when Cancel is called. With a rate
+// limit, the caller waits for a token first (see WithRateLimit).
 func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, b *gocql.Batch, single bool, err error) *Future[*ResultSet] {
-	e := &execution{s: s, stmt: stmt, query: q, batch: b, single: single, start: s.now()}
+	fut, _ := s.submitNotify(ctx, stmt, q, b, single, err, nil)
+	return fut
+}
+
+// submitNotify is submit, which also reports whether the pool accepted the
+// request. If it did, and done is not nil, done is called with the future
+// once the pool is through with the request (after Finish or Drop has
+// completed the future), on the goroutine that finished it; if it did not,
+// the future is already complete and done is never called.
+func (s *AsyncSession) submitNotify(ctx context.Context, stmt string, q *gocql.Query, b *gocql.Batch, single bool, err error, done func(*Future[*ResultSet])) (*Future[*ResultSet], bool) {
+	e := &execution{s: s, stmt: stmt, query: q, batch: b, single: single, start: s.now(), done: done}
 	e.fut.done = make(chan struct{})
 	m := s.metrics
 	if m != nil {
@@ -53,7 +67,9 @@ func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, 
 			e.ctx = context.WithValue(e.ctx, execKey{}, e) // for the observer
 		}
 		e.fut.op = e
-		err = poolErr(s.pool.Submit(e.ctx, e))
+		if err = s.limiter.wait(ctx); err == nil {
+			err = poolErr(s.pool.Submit(e.ctx, e))
+		}
 	}
 	if err != nil {
 		if e.stop != nil {
@@ -64,8 +80,9 @@ func (s *AsyncSession) submit(ctx context.Context, stmt string, q *gocql.Query, 
 		if m != nil {
 			m.requestDone(e.rec, s.now(), err)
 		}
+		return &e.fut, false
 	}
-	return &e.fut
+	return &e.fut, true
 }
 
 // batchStmts returns the statements of b.
@@ -140,6 +157,9 @@ func (e *execution) Finish() {
 	if e.rec != nil {
 		e.report()
 	}
+	if e.done != nil {
+		e.done(&e.fut)
+	}
 }
 
 // Drop completes the future of a request that never ran: its context ended
@@ -150,6 +170,9 @@ func (e *execution) Drop(err error) {
 	if e.rec != nil {
 		e.rec.info.QueueWait = e.s.now().Sub(e.start)
 		e.report()
+	}
+	if e.done != nil {
+		e.done(&e.fut)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
@@ -57,6 +59,9 @@ type options struct {
 	collector Collector        // nil: none
 	batching  bool             // batch writes on the driver's connections (WithWriteBatching)
 
+	rateLimit rate.Limit // WithRateLimit; 0 (unset) or rate.Inf: no limit
+	rateBurst int
+
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
 }
 
@@ -91,7 +96,7 @@ func (o *options) validate() error {
 	case o.checkInterval > 0 && o.checkTimeout <= 0:
 		return fmt.Errorf("cassandra: WithHealthCheck: timeout must be positive, got %v", o.checkTimeout)
 	}
-	return nil
+	return o.validateRateLimit()
 }
 
 func (o *options) poolConfig() pool.Config {

@@ -158,7 +158,8 @@ func (q *Query) build() (gq *gocql.Query, err error) {
 // changes to q do not affect this execution; the values must not be
 // changed until the future completes.
 //
-// ctx covers the whole execution, time spent waiting for a worker included.
+// ctx covers the whole execution, time spent waiting for a worker (and for
+// a rate-limit token, see WithRateLimit) included.
 // If it ends, the future completes with an error for which errors.Is(err,
 // ctx.Err()) holds. A request already sent may still run on the server: CQL
 // cannot recall it.

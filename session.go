@@ -17,7 +17,8 @@ import (
 // AsyncSession runs queries on a bounded worker pool and returns their
 // results as futures. Every method returns without waiting for I/O, except
 // that with the QueueWait policy Execute waits for room when the queue is
-// full (that wait counts against the caller's context).
+// full, and for a token when the session's rate limit (WithRateLimit) has
+// none (those waits count against the caller's context).
 //
 // At most WithWorkers requests are in flight and at most WithQueue wait;
 // memory does not grow with offered load.
@@ -31,6 +32,7 @@ type AsyncSession struct {
 	metrics *metrics         // nil without a collector
 	wire    *wire.HostDialer // the driver's connections, when they batch writes
 	hosts   *hostMonitor
+	limiter *limiter // WithRateLimit; nil without a limit
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
@@ -41,7 +43,9 @@ func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, wd *wire.HostDia
 	if err != nil {
 		return nil, err
 	}
-	return &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd, hosts: hm}, nil
+	s := &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd, hosts: hm}
+	s.limiter = newLimiter(&s.opts, s.now)
+	return s, nil
 }
 
 // Gocql returns the driver session underneath, for what this package does
@@ -53,6 +57,10 @@ func (s *AsyncSession) Gocql() *gocql.Session { return s.gs }
 // its result, which holds every page (see Query.Execute). For results too
 // large to hold, use Stream. Execute(ctx, stmt, v...) is short for
 // s.Query(stmt, v...).Execute(ctx).
+//
+// Execute never waits for I/O. It waits only for room in a full queue
+// (QueueWait) and for a rate-limit token (WithRateLimit), and never
+// beyond ctx.
 func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) *Future[*ResultSet] {
 	// PageState turns the driver's own paging off: the execution fetches
 	// the pages itself, each with the request's context.
@@ -84,6 +92,7 @@ func (s *AsyncSession) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	s.limiter.stop() // callers waiting for a token give up with ErrClosed
 	if err := s.pool.Shutdown(ctx); err != nil {
 		return err
 	}
@@ -99,6 +108,8 @@ func (s *AsyncSession) Shutdown(ctx context.Context) error {
 func (s *AsyncSession) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		// Callers waiting for a rate-limit token give up with ErrClosed.
+		s.limiter.stop()
 		s.pool.Close() // nothing new starts; the queue is dropped
 		s.hosts.stop() // no health check outlives Close, nor calls the collector
 		s.gs.Close()   // running requests return

@@ -30,12 +30,23 @@ type PoolStats struct {
 	RejectedCount       uint64        // requests refused with ErrOverloaded (QueueFailFast)
 	CanceledSubmitCount uint64        // calls whose context had ended, or ended while they waited for room: nothing was submitted
 	QueueWaitDuration   time.Duration // time spent queued by the requests a worker took
+
+	// Rate limit (WithRateLimit); all zero without one. Requests counted
+	// here were held back before the pool, so they appear in the pool's
+	// counters above only once they have their token.
+
+	RateLimitWaiting       int           // level: callers waiting for a token now (QueueWait)
+	RateLimitWaitCount     uint64        // requests that found no token and waited for one, whatever the outcome
+	RateLimitCanceledCount uint64        // of those, the ones whose context ended, or whose session closed, first: nothing was submitted
+	RateLimitRejectedCount uint64        // requests refused at once with ErrRateLimited (QueueFailFast)
+	RateLimitWaitDuration  time.Duration // time requests spent waiting for a token
 }
 
-// Stats returns a consistent snapshot of the session's worker pool.
+// Stats returns a consistent snapshot of the session's worker pool, and
+// one of its rate limit (the two are taken one after the other).
 func (s *AsyncSession) Stats() PoolStats {
 	p := s.pool.Stats()
-	return PoolStats{
+	st := PoolStats{
 		Workers:             p.Workers,
 		LiveWorkers:         p.LiveWorkers,
 		BusyWorkers:         p.Running,
@@ -50,4 +61,6 @@ func (s *AsyncSession) Stats() PoolStats {
 		CanceledSubmitCount: p.CanceledSubmit,
 		QueueWaitDuration:   p.QueueWait,
 	}
+	s.limiter.fill(&st)
+	return st
 }

@@ -10,11 +10,14 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/pool"
 )
 
 // Stream reads a result page by page in constant memory. Each page is one
 // request on the session's worker pool, so streams share the session's
-// bound on requests in flight. While the reader works through one page the
+// bound on requests in flight (and each page takes a token of the
+// session's rate limit, WithRateLimit). While the reader works through one page the
 // next is already being fetched (see Prefetch); the reader waits only when
 // it has used up its page and the next has not arrived.
 //
@@ -253,16 +256,23 @@ func (f *streamFetch) Drop(err error) {
 // submitFetch submits the fetch of the next page; the caller has set
 // fetching. The reader waits for room when it needs the page (wait); a
 // prefetch, and a fetch submitted from a worker, never waits, and is left
-// to the reader if the pool has no room.
+// to the reader if the pool has no room. Each page takes a rate-limit
+// token (WithRateLimit) in the same way: the reader waits for one, a
+// prefetch takes one only if it is there now.
 func (st *Stream) submitFetch(wait bool) {
 	st.mu.Lock()
 	st.fetch.state = st.next
 	st.fetch.number = st.fetched + 1
 	st.mu.Unlock()
 	var err error
-	if wait {
-		err = st.s.pool.Submit(st.ctx, &st.fetch)
-	} else {
+	switch {
+	case wait:
+		if err = st.s.limiter.wait(st.ctx); err == nil {
+			err = st.s.pool.Submit(st.ctx, &st.fetch)
+		}
+	case !st.s.limiter.try(st.ctx):
+		err = pool.ErrFull // left to the reader, as when the pool is full
+	default:
 		err = st.s.pool.TrySubmit(st.ctx, &st.fetch)
 	}
 	if err == nil {
