@@ -115,9 +115,10 @@ type RequestInfo struct {
 	// Start is when Execute was called.
 	Start time.Time
 	// QueueWait is the time from Execute until a worker started the
-	// request (or until it left the queue unsent): time in the queue plus
-	// the hand-over to a worker. PoolStats.QueueWaitDuration counts only
-	// the time requests spent in the queue.
+	// request (or until it left the queue unsent): the wait for a rate
+	// limit's token (WithRateLimit), time in the queue and the hand-over
+	// to a worker. PoolStats.QueueWaitDuration counts only the time
+	// requests spent in the queue.
 	QueueWait time.Duration
 	// Duration is the time from Execute until the request was over:
 	// queue wait, every page and every attempt.
