@@ -51,11 +51,11 @@ const DefaultScanParallelism = 8
 // a new scan from one. Progress reports how far the scan has come, from
 // any goroutine.
 //
-// A page that fails (a timeout, a node that went down) is asked again of
-// the range's other replicas, from the same position, then of whatever
-// node the driver's policy picks; if every attempt fails the scan ends
-// with a *ScanError naming the range, and the last checkpoint resumes it.
-// A scan never ends without an error while a range is unread.
+// A page that fails (a timeout, a node that went down) is asked again,
+// from the same position, of the range's other replicas, then of other
+// nodes (any node can serve any range); if every attempt fails the scan
+// ends with a *ScanError naming the range, and the last checkpoint resumes
+// it. A scan never ends without an error while a range is unread.
 type TableScan struct {
 	s      *AsyncSession
 	table  string // as the caller named it
@@ -988,8 +988,9 @@ func (sc *TableScan) Rows() iter.Seq2[Row, error] {
 
 // Pages returns an iterator over the scan's pages, from all its ranges as
 // they arrive. Each page is valid until the loop continues, which releases
-// it and finishes it (see ScanCheckpoints); Page.Number counts within the
-// page's range. Pages may be empty. The iterator yields a final (nil,
+// it and finishes it (see ScanCheckpoints). Page.Number counts the pages
+// of the page's range, from where the range was last started (a resumed
+// or retried range starts again at 1). Pages may be empty. The iterator yields a final (nil,
 // error) pair if the scan ended with an error. Breaking out of the loop
 // closes the scan, without finishing the page. Do not mix Pages with Next
 // or Rows.
