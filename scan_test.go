@@ -185,10 +185,13 @@ func TestScanRowsAndPages(t *testing.T) {
 	assert.Equal(t, int64(pages), sc.Progress().Pages)
 	assert.Equal(t, int64(n), sc.Progress().Rows)
 
-	// The collectors read a scan like any rows.
-	all, err := CollectRows(s.Scan(scanCtx(t), "ks.numbers", ScanPartitionKey("id")), RowTo[int])
-	require.NoError(t, err)
-	requireEachOnce(t, n, all)
+	// The collectors read a scan like any rows; routing off, or to one data
+	// center, changes where pages are read, not what.
+	for _, opts := range [][]ScanOption{nil, {ScanRouting(false)}, {ScanDataCenter("datacenter1")}, {ScanDataCenter("elsewhere")}} {
+		all, err := CollectRows(s.Scan(scanCtx(t), "ks.numbers", append(opts, ScanPartitionKey("id"))...), RowTo[int])
+		require.NoError(t, err)
+		requireEachOnce(t, n, all)
+	}
 }
 
 func TestScanRowIsValidOnlyInItsIteration(t *testing.T) {

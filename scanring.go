@@ -281,7 +281,7 @@ func (rp replication) replicas(ring []ringToken, nodes []ringNode, i int) []int 
 	switch {
 	case rp.simpleRF > 0:
 		out := []int{primary}
-		for j := 1; j < len(ring) && len(out) < rp.simpleRF; j++ {
+		for j := 1; j < len(ring) && len(out) < min(rp.simpleRF, len(nodes)); j++ {
 			n := ring[(i+j)%len(ring)].node
 			if !slices.Contains(out, n) {
 				out = append(out, n)
@@ -297,11 +297,19 @@ func (rp replication) replicas(ring []ringToken, nodes []ringNode, i int) []int 
 // topologyReplicas is NetworkTopologyStrategy's placement.
 func (rp replication) topologyReplicas(ring []ringToken, nodes []ringNode, i int) []int {
 	racks := map[string]map[string]bool{} // data center -> its racks
+	members := map[string]int{}           // data center -> its nodes
 	for _, n := range nodes {
 		if racks[n.dc] == nil {
 			racks[n.dc] = map[string]bool{}
 		}
 		racks[n.dc][n.rack] = true
+		members[n.dc]++
+	}
+	// The walk ends once every data center has its replicas (or all of its
+	// nodes), which on a large ring is long before it has gone round.
+	want := 0
+	for dc, rf := range rp.dcRF {
+		want += min(rf, members[dc])
 	}
 	type dcState struct {
 		chosen  int
@@ -310,7 +318,7 @@ func (rp replication) topologyReplicas(ring []ringToken, nodes []ringNode, i int
 	}
 	state := map[string]*dcState{}
 	var out []int
-	for j := 0; j < len(ring); j++ {
+	for j := 0; j < len(ring) && len(out) < want; j++ {
 		n := ring[(i+j)%len(ring)].node
 		dc := nodes[n].dc
 		rf := rp.dcRF[dc]

@@ -397,3 +397,28 @@ func TestParseTableName(t *testing.T) {
 		assert.Error(t, err, "%q", in)
 	}
 }
+
+// A large ring (60 nodes of 256 tokens in two data centers and three racks)
+// is planned in one pass: placement stops walking once it has its replicas.
+func TestPlanLargeRing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	nodes := make([]ringNode, 60)
+	for i := range nodes {
+		nodes[i] = ringNode{dc: fmt.Sprintf("dc%d", i%2), rack: fmt.Sprintf("r%d", i%3)}
+	}
+	var tokens []ringToken
+	for n := range nodes {
+		for range 256 {
+			tokens = append(tokens, ringToken{token: int64(rng.Uint64()), node: n})
+		}
+	}
+	ring := sortRing(tokens)
+	rp := replication{dcRF: map[string]int{"dc0": 3, "dc1": 3}}
+	plan := planScan(ring, nodes, rp, 32)
+	ranges := make([]TokenRange, len(plan))
+	for i, p := range plan {
+		ranges[i] = p.r
+		require.Len(t, p.nodes, 6, "three replicas in each data center")
+	}
+	requireTiling(t, ranges)
+}
