@@ -77,6 +77,20 @@
 // failure or (ContinueOnError) running every item. WithRateLimit caps the
 // requests each session sends per second.
 //
+// # Scanning a whole table
+//
+// Scan reads every row of a table by token ranges, several at once, each
+// sent to a node that holds it, in memory bounded by the ranges in flight
+// and their prefetched pages. The reader is handed a ScanCheckpoint after
+// each page it finishes; a new scan given one with ScanResume reads
+// exactly the rows the checkpoint had not, so an export survives a crash:
+//
+//	scan := session.Scan(ctx, "shop.orders", cassandra.ScanResume(saved),
+//		cassandra.ScanCheckpoints(func(cp cassandra.ScanCheckpoint) error { return save(cp) }))
+//	for row, err := range scan.Rows() { ... }
+//
+// See docs/parallel-scan.md in the repository and examples/scan.
+//
 // # Many requests in flight
 //
 // Every garbage collection walks the stack of every request waiting for

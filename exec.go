@@ -76,10 +76,10 @@ func (s *AsyncSession) submitNotify(ctx context.Context, stmt string, q *gocql.Q
 			e.stop()
 		}
 		err = wrapQueryError(stmt, 0, nil, err)
-		e.fut.complete(nil, err)
 		if m != nil {
 			m.requestDone(e.rec, s.now(), err)
 		}
+		e.fut.complete(nil, err)
 		return &e.fut, false
 	}
 	return &e.fut, true
@@ -148,15 +148,15 @@ func (e *execution) Run() {
 // Finish completes the future once the request's place is free again, and
 // releases the context.
 func (e *execution) Finish() {
+	if e.rec != nil {
+		e.report(e.err)
+	}
 	if e.err != nil {
 		e.fut.complete(nil, e.err)
 	} else if !e.fut.complete(&e.rs, nil) {
 		e.rs.Close() // cancelled meanwhile: nobody will read the rows
 	}
 	e.stop()
-	if e.rec != nil {
-		e.report()
-	}
 	if e.done != nil {
 		e.done(&e.fut)
 	}
@@ -165,20 +165,28 @@ func (e *execution) Finish() {
 // Drop completes the future of a request that never ran: its context ended
 // while it was queued, or the session closed.
 func (e *execution) Drop(err error) {
-	e.fut.complete(nil, wrapQueryError(e.stmt, 0, nil, poolErr(err)))
-	e.stop()
+	err = wrapQueryError(e.stmt, 0, nil, poolErr(err))
 	if e.rec != nil {
 		e.rec.info.QueueWait = e.s.now().Sub(e.start)
-		e.report()
+		e.report(err)
 	}
+	e.fut.complete(nil, err)
+	e.stop()
 	if e.done != nil {
 		e.done(&e.fut)
 	}
 }
 
-// report tells the session's collector how the request went.
-func (e *execution) report() {
-	<-e.fut.done // whoever completed it has published its error
+// report tells the session's collector how the request went, before its
+// future completes, so that an awaiter finds it counted. err is the
+// request's outcome; if Future.Cancel has completed the future already,
+// that is the error reported.
+func (e *execution) report(err error) {
+	select {
+	case <-e.fut.done:
+		err = e.fut.err
+	default:
+	}
 	info := &e.rec.info
 	rs := &e.rs
 	info.Attempts, info.Rows, info.Pages, info.Host = rs.attempts, rs.rowCount, rs.pages, e.s.metrics.host(rs.host)
@@ -187,7 +195,7 @@ func (e *execution) report() {
 	} else {
 		info.Consistency = e.query.GetConsistency()
 	}
-	e.s.metrics.requestDone(e.rec, e.s.now(), e.fut.err)
+	e.s.metrics.requestDone(e.rec, e.s.now(), err)
 }
 
 // poolErr turns the pool's errors into the package's.

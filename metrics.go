@@ -32,9 +32,11 @@ import (
 type Collector interface {
 	// RequestDone is called once for every Execute and Batch.Execute,
 	// when the request is over: answered, failed, refused, or ended by its
-	// context or by Future.Cancel (then after the driver has returned, so
-	// the call may come after the future completed). ctx is the context
-	// the request was submitted with.
+	// context or by Future.Cancel. It is called before the request's
+	// future completes, so whoever awaits the future finds the request
+	// counted; the exception is a request stopped by Future.Cancel, whose
+	// future completes at once and which is reported when the driver has
+	// returned. ctx is the context the request was submitted with.
 	RequestDone(ctx context.Context, r RequestInfo)
 }
 
@@ -135,8 +137,8 @@ type RequestInfo struct {
 	// AttemptCollector (nil otherwise), in the order they ended.
 	Tries []AttemptInfo
 	// Err is nil when the request succeeded, else the error its future
-	// completed with (or, if Future.Cancel came first, the error the
-	// request ended with).
+	// completes with (context.Canceled, wrapped, if Future.Cancel came
+	// first).
 	Err error
 	// ErrorKind classifies Err (see ErrorKind); empty when Err is nil.
 	ErrorKind string

@@ -596,22 +596,33 @@ func RowsAs[T any](st *Stream, fn RowToFunc[T]) iter.Seq2[T, error] {
 	}
 }
 
-// Row is the current row of a Stream inside a range loop over Rows. It is
-// valid only until the loop continues: afterwards its methods return an
-// error (Columns returns nil) instead of reading whatever row the stream
-// has moved to.
+// Row is the current row of a Stream (or a TableScan) inside a range loop
+// over Rows. It is valid only until the loop continues: afterwards its
+// methods return an error (Columns returns nil) instead of reading
+// whatever row the stream has moved to.
 type Row struct {
-	st  *Stream
-	seq uint64 // the stream's rowSeq when this row was current
+	src rowSource
+	seq uint64 // the source's row sequence number when this row was current
 }
+
+// rowSource is what a Row reads from: a Stream or a TableScan.
+type rowSource interface {
+	CollectableRow
+	MapScan(m map[string]any) error
+	// onRow reports whether the row numbered seq is still the current one.
+	onRow(seq uint64) bool
+}
+
+// onRow reports whether the stream is still on the row numbered seq.
+func (st *Stream) onRow(seq uint64) bool { return !st.done && st.rowSeq == seq }
 
 // errStaleRow is returned by a Row used after the stream moved on, and by
 // a zero Row.
 var errStaleRow = errors.New("cassandra: Row used after its loop iteration (or a zero Row)")
 
-// current reports whether r is still the stream's current row.
+// current reports whether r is still its source's current row.
 func (r Row) current() bool {
-	return r.st != nil && !r.st.done && r.st.rowSeq == r.seq
+	return r.src != nil && r.src.onRow(r.seq)
 }
 
 // Scan copies the row's columns into dest, as ResultSet.Scan does.
@@ -619,7 +630,7 @@ func (r Row) Scan(dest ...any) error {
 	if !r.current() {
 		return errStaleRow
 	}
-	return r.st.Scan(dest...)
+	return r.src.Scan(dest...)
 }
 
 // MapScan copies the row into m, keyed by column name.
@@ -627,7 +638,7 @@ func (r Row) MapScan(m map[string]any) error {
 	if !r.current() {
 		return errStaleRow
 	}
-	return r.st.MapScan(m)
+	return r.src.MapScan(m)
 }
 
 // Columns returns the row's columns.
@@ -635,7 +646,7 @@ func (r Row) Columns() []gocql.ColumnInfo {
 	if !r.current() {
 		return nil
 	}
-	return r.st.Columns()
+	return r.src.Columns()
 }
 
 // Every reader of rows works with the generic collectors.

@@ -140,6 +140,9 @@ type table struct {
 	md   []*message.ColumnMetadata
 	rows message.RowSet
 	echo bool // answer with one row of the bound values instead of rows (EchoValues)
+	// tokens, for SetTokenRows, holds each row's token, ascending: a
+	// request gets the rows within the token range its values bound.
+	tokens []int64
 }
 
 func newTable(cols []Column, rows [][]any) (*table, error) {

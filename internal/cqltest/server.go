@@ -15,7 +15,9 @@
 // Statements are matched by key: a key matches a statement when the statement
 // starts with it (so the exact text matches too), after both are normalised
 // by collapsing runs of white space. Bound values are ignored: every
-// execution of a statement returns the same rows.
+// execution of a statement returns the same rows, except that a table
+// registered with [Server.SetTokenRows] answers each token range with the
+// rows within it.
 //
 // [NewCluster] starts several servers that gocql sees as the nodes of one
 // cluster, and [Server.Down] and [Server.Up] make one look stopped and
@@ -579,10 +581,17 @@ func (c *conn) execute(query string, opts *message.QueryOptions) (message.Messag
 	if t.echo {
 		return echoRow(t, opts), false
 	}
-	if offset > len(t.rows) {
-		offset = len(t.rows)
+	rows := t.rows
+	if t.tokens != nil {
+		var errMsg message.Error
+		if rows, errMsg = t.inRange(opts); errMsg != nil {
+			return errMsg, false
+		}
 	}
-	end := len(t.rows)
+	if offset > len(rows) {
+		offset = len(rows)
+	}
+	end := len(rows)
 	if opts.PageSize > 0 && offset+int(opts.PageSize) < end {
 		end = offset + int(opts.PageSize)
 	}
@@ -596,10 +605,10 @@ func (c *conn) execute(query string, opts *message.QueryOptions) (message.Messag
 			return &message.RowsResult{Metadata: md}, false
 		}
 	}
-	if end < len(t.rows) {
+	if end < len(rows) {
 		md.PagingState = encodePagingState(page+1, end)
 	}
-	return &message.RowsResult{Metadata: md, Data: t.rows[offset:end]}, false
+	return &message.RowsResult{Metadata: md, Data: rows[offset:end]}, false
 }
 
 // echoRow answers an EchoValues statement: one row of the bound values.

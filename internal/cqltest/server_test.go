@@ -3,6 +3,7 @@ package cqltest_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -338,4 +339,37 @@ func TestDownAndUp(t *testing.T) {
 	srv.Up()
 	require.Eventually(t, func() bool { return session.Query(stmt).Exec() == nil },
 		10*time.Second, 5*time.Millisecond, "queries work again once gocql has reconnected")
+}
+
+func TestTokenRowsAnswerEachRange(t *testing.T) {
+	srv := cqltest.NewServer(t)
+	const q = "SELECT id FROM ks.t WHERE token(id) > ? AND token(id) <= ?"
+	tokens := []int64{50, -10, 7, 7, math.MaxInt64, math.MinInt64 + 1}
+	rows := make([][]any, len(tokens))
+	for i := range rows {
+		rows[i] = []any{i}
+	}
+	srv.SetTokenRows(q, cqltest.Cols("id", cqltest.Int), rows, tokens)
+	session, err := srv.ClusterConfig().CreateSession()
+	require.NoError(t, err)
+	defer func() {
+		session.Close()
+		srv.Close()
+		goleak.VerifyNone(t, ignoreHeartbeatRace)
+	}()
+	read := func(lo, hi int64) []int {
+		var got []int
+		iter := session.Query(q, lo, hi).PageSize(1).Iter() // one row a page
+		var id int
+		for iter.Scan(&id) {
+			got = append(got, id)
+		}
+		require.NoError(t, iter.Close())
+		return got
+	}
+	assert.Equal(t, []int{5, 1, 2, 3, 0, 4}, read(math.MinInt64, math.MaxInt64), "the whole ring, in token order")
+	assert.Equal(t, []int{2, 3}, read(-10, 7), "start excluded, end included")
+	assert.Equal(t, []int{4}, read(50, math.MaxInt64))
+	assert.Empty(t, read(7, 49))
+	assert.Equal(t, 6+2+1+1, srv.Requests(q), "one request per row, and one for the empty range")
 }

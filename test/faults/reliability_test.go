@@ -154,7 +154,7 @@ func TestTwoNodesDown(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, last = s.Query(`SELECT v FROM `+ks+`.rows WHERE id = 1`).Idempotent(true).Execute(ctx).Await(ctx)
+		_, last = s.Query(`SELECT v FROM ` + ks + `.rows WHERE id = 1`).Idempotent(true).Execute(ctx).Await(ctx)
 		return cassandra.ErrorKind(last) == "unavailable"
 	}, 60*time.Second, 100*time.Millisecond, "QUORUM refused as unavailable: last %v", last)
 	var unavailable *gocql.RequestErrUnavailable
@@ -175,7 +175,7 @@ func TestTwoNodesDown(t *testing.T) {
 	var v int
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rs, err := s.Query(`SELECT v FROM `+ks+`.rows WHERE id = 1`).Consistency(gocql.One).Execute(ctx).Await(ctx)
+	rs, err := s.Query(`SELECT v FROM ` + ks + `.rows WHERE id = 1`).Consistency(gocql.One).Execute(ctx).Await(ctx)
 	require.NoError(t, err, "ONE still works")
 	require.NoError(t, rs.One(&v))
 	assert.Equal(t, 3, v)
@@ -186,7 +186,7 @@ func TestTwoNodesDown(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err := s.Query(`SELECT v FROM `+ks+`.rows WHERE id = 1`).Execute(ctx).Await(ctx)
+		_, err := s.Query(`SELECT v FROM ` + ks + `.rows WHERE id = 1`).Execute(ctx).Await(ctx)
 		return err == nil
 	}, 2*time.Minute, 200*time.Millisecond, "the same session serves QUORUM again")
 }

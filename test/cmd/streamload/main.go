@@ -1,10 +1,12 @@
 // Command streamload measures streaming a large table: rows per second,
-// peak Go heap above the baseline and peak RSS, for this library's Stream
-// and for raw gocql's Iter over the same rows in the same process set-up.
+// peak Go heap above the baseline and peak RSS, for this library's Stream,
+// its parallel TableScan, and raw gocql's Iter over the same rows in the
+// same process set-up.
 //
 //	go run ./cmd/streamload -rows 1000000 -setup          # fill the table once
 //	go run ./cmd/streamload -rows 1000000 -mode stream -prefetch 1
 //	go run ./cmd/streamload -rows 1000000 -mode raw
+//	go run ./cmd/streamload -rows 1000000 -mode scan -parallelism 8
 //	go run ./cmd/streamload -rows 100000 -mode stream -work 20us -prefetch 0
 //
 // -work makes the reader spend that long on each row (a busy loop, since
@@ -38,7 +40,8 @@ func main() {
 	rows := flag.Int("rows", 100_000, "rows in the table to stream")
 	payload := flag.Int("payload", 100, "bytes of text per row")
 	setup := flag.Bool("setup", false, "create and fill the table, then exit")
-	mode := flag.String("mode", "stream", "stream (this library) or raw (gocql Iter)")
+	mode := flag.String("mode", "stream", "stream (this library), scan (its parallel table scan) or raw (gocql Iter)")
+	parallelism := flag.Int("parallelism", cassandra.DefaultScanParallelism, "token ranges read at once (scan mode)")
 	pageSize := flag.Int("page", 5000, "rows per page")
 	prefetch := flag.Int("prefetch", 1, "pages fetched ahead (stream mode)")
 	work := flag.Duration("work", 0, "time the reader spends on each row")
@@ -107,6 +110,24 @@ func main() {
 			consume()
 		}
 		err = st.Err()
+	case "scan":
+		// The same table read by a parallel token-range scan: ranges
+		// read at once, each with its pages and prefetch.
+		sc := session.Scan(ctx, table, cassandra.ScanColumns("id", "payload"), cassandra.ScanPageSize(*pageSize),
+			cassandra.ScanPrefetch(*prefetch), cassandra.ScanParallelism(*parallelism))
+		for {
+			t0 := time.Now()
+			ok := sc.Next()
+			inNext += time.Since(t0)
+			if !ok {
+				break
+			}
+			if err := sc.Scan(&id, &text); err != nil {
+				log.Fatal(err)
+			}
+			consume()
+		}
+		err = sc.Err()
 	case "raw":
 		it := session.Gocql().Query(stmt).PageSize(*pageSize).IterContext(ctx)
 		for it.Scan(&id, &text) {
@@ -131,9 +152,13 @@ func main() {
 	// A page's frame holds, per row, a 4-byte length and the value of each
 	// column: here a 4-byte int and the payload.
 	pageBytes := float64(*pageSize * (4 + 4 + 4 + *payload))
-	fmt.Printf("mode=%s rows=%d page=%d prefetch=%d work=%v elapsed=%.2fs rows/s=%.0f time_in_next=%v heap_inuse_peak_above_base=%.1fMiB live_heap_peak_above_base=%.1fMiB (%.1f pages) peak_rss=%.1fMiB\n",
+	if *mode == "scan" {
+		fmt.Printf("parallelism=%d ", *parallelism)
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("mode=%s rows=%d page=%d prefetch=%d work=%v elapsed=%.2fs rows/s=%.0f time_in_next=%v heap_inuse_peak_above_base=%.1fMiB live_heap_peak_above_base=%.1fMiB (%.1f pages) peak_rss=%.1fMiB client_cpu=%.2fs\n",
 		*mode, n, *pageSize, *prefetch, *work, elapsed.Seconds(), float64(n)/elapsed.Seconds(), inNext.Round(time.Millisecond),
-		float64(growth)/(1<<20), float64(liveGrowth)/(1<<20), float64(liveGrowth)/pageBytes, float64(ru.Maxrss)/1024)
+		float64(growth)/(1<<20), float64(liveGrowth)/(1<<20), float64(liveGrowth)/pageBytes, float64(ru.Maxrss)/1024, cpu.Seconds())
 }
 
 // sampleHeap samples HeapInuse every 5 ms until the returned function is
