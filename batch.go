@@ -105,6 +105,7 @@ func (b *Batch) build() (gb *gocql.Batch, err error) {
 		}
 	}()
 	gb = b.s.gs.Batch(b.kind)
+	b.s.applyBatchPolicies(gb)
 	for _, e := range b.entries {
 		gb.Query(e.stmt, e.values...)
 	}
@@ -121,7 +122,7 @@ func (b *Batch) build() (gb *gocql.Batch, err error) {
 		}
 	}
 	if b.retry != nil {
-		gb.RetryPolicy(b.retry)
+		gb.RetryPolicy(perRequest(b.retry))
 	}
 	if b.hasTS {
 		gb.WithTimestamp(b.timestamp)

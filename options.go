@@ -58,6 +58,8 @@ type options struct {
 	batching  bool             // batch writes on the driver's connections (WithWriteBatching)
 
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
+
+	retryOptions // WithRetryPolicy, WithSpeculativeExecution (retry.go)
 }
 
 func defaultOptions() options {
@@ -68,6 +70,8 @@ func defaultOptions() options {
 		pageSize: DefaultPageSize,
 		prefetch: DefaultPrefetch,
 		batching: true,
+
+		retryOptions: defaultRetryOptions(),
 	}
 }
 
@@ -91,7 +95,7 @@ func (o *options) validate() error {
 	case o.checkInterval > 0 && o.checkTimeout <= 0:
 		return fmt.Errorf("cassandra: WithHealthCheck: timeout must be positive, got %v", o.checkTimeout)
 	}
-	return nil
+	return o.retryOptions.validate()
 }
 
 func (o *options) poolConfig() pool.Config {

@@ -110,6 +110,7 @@ func (q *Query) build() (gq *gocql.Query, err error) {
 		}
 	}()
 	gq = q.s.gs.Query(q.stmt, q.values...)
+	q.s.applyPolicies(gq)
 	if q.hasCons {
 		gq.Consistency(q.cons)
 	}
@@ -125,7 +126,7 @@ func (q *Query) build() (gq *gocql.Query, err error) {
 		gq.Idempotent(q.idempotent)
 	}
 	if q.retry != nil {
-		gq.RetryPolicy(q.retry)
+		gq.RetryPolicy(perRequest(q.retry))
 	}
 	if q.hasTS {
 		gq.WithTimestamp(q.timestamp)
