@@ -243,7 +243,6 @@ func isConnectionError(err error) bool {
 	case errors.Is(err, gocql.ErrConnectionClosed),
 		errors.Is(err, gocql.ErrTimeoutNoResponse),
 		errors.Is(err, gocql.ErrNoStreams),
-		errors.Is(err, gocql.ErrTooManyTimeouts),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed),

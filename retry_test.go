@@ -34,7 +34,6 @@ func (q *fakeQuery) SetConsistency(gocql.Consistency)    {}
 func (q *fakeQuery) GetConsistency() gocql.Consistency   { return gocql.Quorum }
 func (q *fakeQuery) Context() context.Context            { return q.ctx }
 func (q *fakeQuery) String() string                      { return fmt.Sprintf("attempt %d", q.n) }
-func (q *fakeQuery) with(n int) *fakeQuery               { q.n = n; return q }
 func newFakeQuery(ctx context.Context, n int) *fakeQuery { return &fakeQuery{n: n, ctx: ctx} }
 
 // codeErr is a server error known by its code alone; the policy goes by
