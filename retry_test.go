@@ -492,6 +492,30 @@ func TestRetrySucceeds(t *testing.T) {
 	})
 }
 
+// The once-only rules hold for a request's first retry only: a read
+// timeout that follows a refusal is not retried. Node 1 refuses, the
+// others time out reading; whatever node a request starts on, it makes
+// two attempts (1 then 2 or 3, or 2 or 3 twice), never three.
+func TestRetryOnceOnlyAsFirstRetry(t *testing.T) {
+	s, servers := retryCluster(t, nil, WithRetryPolicy(&RetryPolicy{MaxRetries: 3}))
+	const stmt = "SELECT id FROM ks.retry_once"
+	for _, srv := range servers {
+		srv.SetRows(stmt, cqltest.Cols("id", cqltest.Int), [][]any{{1}})
+	}
+	servers[0].FailPage(stmt, 1, cqltest.Overloaded())
+	servers[1].FailPage(stmt, 1, cqltest.ReadTimeoutOf(1, 1, false))
+	servers[2].FailPage(stmt, 1, cqltest.ReadTimeoutOf(1, 1, false))
+	for i := range 3 { // round robin: one of them starts on node 1
+		_, err := s.Query(stmt).Idempotent(true).Execute(context.Background()).Await(context.Background())
+		isType[*gocql.RequestErrReadTimeout](t, err)
+		var qe *QueryError
+		require.ErrorAs(t, err, &qe)
+		assert.Equal(t, 2, qe.Attempts, "execution %d", i+1)
+	}
+	require.Equal(t, 1, servers[0].Requests(stmt), "one execution started on node 1")
+	assert.Equal(t, 5, servers[1].Requests(stmt)+servers[2].Requests(stmt))
+}
+
 // MaxRetries bounds the retries even when nodes are left to try.
 func TestRetryPolicyMaxRetries(t *testing.T) {
 	s, servers := retryCluster(t, nil, WithRetryPolicy(&RetryPolicy{MaxRetries: 1}))

