@@ -86,7 +86,7 @@ type RetryPolicy struct {
 	// MinBackoff is the nominal wait before the second retry; each later
 	// one doubles it. Zero retries without waiting.
 	MinBackoff time.Duration
-	// MaxBackoff caps the nominal wait.
+	// MaxBackoff caps the nominal wait; it must not be below MinBackoff.
 	MaxBackoff time.Duration
 
 	// sleep waits for d or until ctx ends; nil: sleepContext. Tests
