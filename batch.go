@@ -66,7 +66,8 @@ func (b *Batch) SerialConsistency(c gocql.Consistency) *Batch {
 // Idempotent marks the batch safe to run more than once (see Query.Idempotent).
 func (b *Batch) Idempotent(v bool) *Batch { b.idempotent, b.hasIdem = v, true; return b }
 
-// RetryPolicy sets the driver's retry policy; it applies only to idempotent batches.
+// RetryPolicy sets the driver's retry policy, in place of the session's (see
+// WithRetryPolicy); it applies only to idempotent batches.
 func (b *Batch) RetryPolicy(p gocql.RetryPolicy) *Batch { b.retry = p; return b }
 
 // Timestamp sets the write timestamp of every statement, in microseconds
@@ -105,6 +106,7 @@ func (b *Batch) build() (gb *gocql.Batch, err error) {
 		}
 	}()
 	gb = b.s.gs.Batch(b.kind)
+	b.s.applyBatchPolicies(gb)
 	for _, e := range b.entries {
 		gb.Query(e.stmt, e.values...)
 	}
@@ -121,7 +123,7 @@ func (b *Batch) build() (gb *gocql.Batch, err error) {
 		}
 	}
 	if b.retry != nil {
-		gb.RetryPolicy(b.retry)
+		gb.RetryPolicy(perRequest(b.retry))
 	}
 	if b.hasTS {
 		gb.WithTimestamp(b.timestamp)

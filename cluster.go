@@ -101,6 +101,7 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	}
 	hm := newHostMonitor(&c.opts)
 	hm.install(&cfg)
+	retry := c.opts.installRetry(&cfg)
 	go func() {
 		defer c.connecting.Done()
 		s, e := cfg.CreateSession()
@@ -139,6 +140,7 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 		gs.Close()
 		return nil, err
 	}
+	s.retry = retry
 
 	if sc, ok := c.opts.collector.(SessionCollector); ok {
 		sc.SessionOpened(s)

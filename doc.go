@@ -52,6 +52,16 @@
 // the statement. Only statements marked idempotent are retried by the
 // driver.
 //
+// # Retries
+//
+// Sessions retry idempotent requests (Query.Idempotent, Batch.Idempotent)
+// with DefaultRetryPolicy: timeouts and unavailable replicas once, refusals
+// and lost connections on the next node, with back-off that ends with the
+// request's context; WithRetryPolicy changes it. WithSpeculativeExecution
+// sends slow idempotent requests to another node too. With QueueFailFast,
+// Retry backs off and tries again on ErrOverloaded. docs/retries.md in the
+// repository has the rules.
+//
 // # Results
 //
 // A ResultSet holds every page of a result in the driver's encoded frames

@@ -127,7 +127,7 @@ func (e *execution) Run() {
 		}
 		if err := rs.addPage(iter); err != nil {
 			rs.Close()
-			e.err = wrapQueryError(e.stmt, rs.Attempts(), iter.Host(), e.s.closedErr(e.ctx, err))
+			e.err = wrapQueryError(e.stmt, rs.Attempts(), iter.Host(), e.s.closedErr(e.ctx, withContextErr(e.ctx, err)))
 			return
 		}
 		next := iter.PageState()

@@ -63,6 +63,8 @@ type options struct {
 	rateBurst int
 
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
+
+	retryOptions // WithRetryPolicy, WithSpeculativeExecution (retry.go)
 }
 
 func defaultOptions() options {
@@ -73,6 +75,8 @@ func defaultOptions() options {
 		pageSize: DefaultPageSize,
 		prefetch: DefaultPrefetch,
 		batching: true,
+
+		retryOptions: defaultRetryOptions(),
 	}
 }
 
@@ -96,7 +100,10 @@ func (o *options) validate() error {
 	case o.checkInterval > 0 && o.checkTimeout <= 0:
 		return fmt.Errorf("cassandra: WithHealthCheck: timeout must be positive, got %v", o.checkTimeout)
 	}
-	return o.validateRateLimit()
+	if err := o.validateRateLimit(); err != nil {
+		return err
+	}
+	return o.retryOptions.validate()
 }
 
 func (o *options) poolConfig() pool.Config {

@@ -58,8 +58,9 @@ func (q *Query) PageSize(n int) *Query { q.pageSize = n; return q }
 // non-idempotent write (a counter update, a list append, an LWT) as such.
 func (q *Query) Idempotent(v bool) *Query { q.idempotent, q.hasIdem = v, true; return q }
 
-// RetryPolicy sets the driver's retry policy for this statement. It applies
-// only to idempotent statements.
+// RetryPolicy sets the driver's retry policy for this statement, in place
+// of the session's (see WithRetryPolicy). It applies only to idempotent
+// statements.
 func (q *Query) RetryPolicy(p gocql.RetryPolicy) *Query { q.retry = p; return q }
 
 // Timestamp sets the write timestamp, in microseconds since the Unix epoch.
@@ -110,6 +111,7 @@ func (q *Query) build() (gq *gocql.Query, err error) {
 		}
 	}()
 	gq = q.s.gs.Query(q.stmt, q.values...)
+	q.s.applyPolicies(gq)
 	if q.hasCons {
 		gq.Consistency(q.cons)
 	}
@@ -125,7 +127,7 @@ func (q *Query) build() (gq *gocql.Query, err error) {
 		gq.Idempotent(q.idempotent)
 	}
 	if q.retry != nil {
-		gq.RetryPolicy(q.retry)
+		gq.RetryPolicy(perRequest(q.retry))
 	}
 	if q.hasTS {
 		gq.WithTimestamp(q.timestamp)

@@ -32,7 +32,8 @@ type AsyncSession struct {
 	metrics *metrics         // nil without a collector
 	wire    *wire.HostDialer // the driver's connections, when they batch writes
 	hosts   *hostMonitor
-	limiter *limiter // WithRateLimit; nil without a limit
+	limiter *limiter     // WithRateLimit; nil without a limit
+	retry   *RetryPolicy // the default each request holds its own binding of; nil: not ours (retry.go)
 
 	closed    atomic.Bool // Close has started: the driver session is going away
 	closeOnce sync.Once
@@ -65,6 +66,7 @@ func (s *AsyncSession) Execute(ctx context.Context, stmt string, values ...any) 
 	// PageState turns the driver's own paging off: the execution fetches
 	// the pages itself, each with the request's context.
 	q := s.gs.Query(stmt, values...).PageSize(s.opts.pageSize).PageState(nil)
+	s.applyPolicies(q)
 	return s.submit(ctx, stmt, q, nil, false, nil)
 }
 

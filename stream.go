@@ -223,7 +223,7 @@ func (f *streamFetch) Run() {
 	it := st.query.IterContext(ctx)
 	page, err := newPage(it, f.number)
 	if err != nil {
-		err = wrapQueryError(st.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, err))
+		err = wrapQueryError(st.stmt, it.Attempts(), it.Host(), st.s.closedErr(ctx, withContextErr(ctx, err)))
 	}
 	f.page, f.err = page, err
 	if m := st.s.metrics; m != nil && m.pages != nil {

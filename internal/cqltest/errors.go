@@ -6,9 +6,10 @@ import (
 )
 
 // ServerError is an ERROR response the server sends instead of a result; see
-// [Server.FailPage]. Build one with [ReadTimeout], [WriteTimeout],
-// [Unavailable], [Overloaded], [Invalid], [SyntaxError], [ServerFailure],
-// [IsBootstrapping] or, for anything else, [CustomError].
+// [Server.FailPage]. Build one with [ReadTimeout], [ReadTimeoutOf],
+// [WriteTimeout], [WriteTimeoutOf], [Unavailable], [Overloaded], [Invalid],
+// [SyntaxError], [ServerFailure], [IsBootstrapping] or, for anything else,
+// [CustomError].
 //
 // gocql v2 turns each code into its typed error, e.g. ReadTimeout into
 // *gocql.RequestErrReadTimeout and Overloaded into a RequestError with
@@ -48,6 +49,29 @@ func WriteTimeout() ServerError {
 		return &message.WriteTimeout{
 			ErrorMessage: "Operation timed out - received only 0 responses.",
 			Consistency:  cl, Received: 0, BlockFor: 1, WriteType: primitive.WriteTypeSimple,
+		}
+	}}
+}
+
+// ReadTimeoutOf is a READ_TIMEOUT error (code 0x1200) with the given
+// replica counts and data flag, for the cases a retry policy tells apart.
+func ReadTimeoutOf(received, blockFor int, dataPresent bool) ServerError {
+	return ServerError{"ReadTimeout", func(cl primitive.ConsistencyLevel) message.Error {
+		return &message.ReadTimeout{
+			ErrorMessage: "Operation timed out",
+			Consistency:  cl, Received: int32(received), BlockFor: int32(blockFor), DataPresent: dataPresent,
+		}
+	}}
+}
+
+// WriteTimeoutOf is a WRITE_TIMEOUT error (code 0x1100) of the given write
+// type ("SIMPLE", "BATCH", "UNLOGGED_BATCH", "COUNTER", "BATCH_LOG", "CAS",
+// "VIEW" or "CDC"), with 0 of 1 replicas answering.
+func WriteTimeoutOf(writeType string) ServerError {
+	return ServerError{"WriteTimeout", func(cl primitive.ConsistencyLevel) message.Error {
+		return &message.WriteTimeout{
+			ErrorMessage: "Operation timed out - received only 0 responses.",
+			Consistency:  cl, Received: 0, BlockFor: 1, WriteType: primitive.WriteType(writeType),
 		}
 	}}
 }

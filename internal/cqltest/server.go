@@ -58,6 +58,8 @@ type config struct {
 	token  string       // the node's one token
 	peers  []peer       // the other nodes of a NewCluster, for system.peers_v2
 	ln     net.Listener // set by NewCluster, which listens before it builds the servers
+	// distinct: NewCluster listens on a loopback address per node (DistinctAddresses)
+	distinct bool
 }
 
 // WithDataCenter sets data_center of system.local (default "datacenter1").

@@ -49,9 +49,10 @@ func (s *Server) systemTables() map[string]*table {
 		"release_version", Text, "rpc_address", Inet, "schema_version", UUID, "tokens", SetOf(Text)), nil)
 	peerRows := make([][]any, len(s.cfg.peers))
 	for i, p := range s.cfg.peers {
-		// Every node of a NewCluster listens on 127.0.0.1; the native port
-		// tells them apart (gocql reads it from peers_v2 only).
-		peerRows[i] = []any{ip, int32(7000), s.cfg.dataCenter, p.hostID, ip,
+		// The nodes of a NewCluster listen on 127.0.0.1 unless
+		// DistinctAddresses; the native port tells them apart (gocql reads
+		// it from peers_v2 only).
+		peerRows[i] = []any{p.ip, int32(7000), s.cfg.dataCenter, p.hostID, p.ip,
 			int32(p.port), nil, nil, s.cfg.rack, s.cfg.releaseVersion, schemaVersion, []string{p.token}}
 	}
 	peersV2, err := newTable(sysCols("peers_v2",
