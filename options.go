@@ -58,6 +58,8 @@ type options struct {
 	batching  bool             // batch writes on the driver's connections (WithWriteBatching)
 
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
+
+	connect connectRetry // WithConnectRetry (connect.go)
 }
 
 func defaultOptions() options {
@@ -68,11 +70,15 @@ func defaultOptions() options {
 		pageSize: DefaultPageSize,
 		prefetch: DefaultPrefetch,
 		batching: true,
+		connect:  defaultConnectRetry,
 	}
 }
 
 // validate reports the first invalid setting.
 func (o *options) validate() error {
+	if err := o.connect.validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.workers < 1:
 		return fmt.Errorf("cassandra: WithWorkers: need at least 1 worker, got %d", o.workers)
