@@ -158,6 +158,9 @@ func TestQueriesOverTLSWithAPassword(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), sec.Password)
 
+	// Close waits for the workers, which report each request to the
+	// collector after completing its future.
+	require.NoError(t, s.Close())
 	snap := metrics.Snapshot()
 	assert.GreaterOrEqual(t, snap.RequestCount, uint64(2*rows+3))
 	assert.GreaterOrEqual(t, snap.ErrorCount, uint64(2))
