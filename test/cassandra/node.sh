@@ -439,22 +439,24 @@ secure_up() {
   else
     pw=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
   fi
-  # Statements go through a pipe, never the command line: they hold the
-  # password. A role that exists already keeps its password unless it is not
-  # the one on file (Cassandra refuses a second password change within 5 s).
-  # The probe reads the password from its environment, out of sight of ps.
+  # The probe reads the password from its environment, out of sight of ps,
+  # and statements from a pipe, never the command line: they hold it.
   as_super() { CQLPROBE_PASSWORD=cassandra "$probe_bin" -hosts "$(node_ip $n)" -ca "$d/conf/tls/ca.pem" -username cassandra "$@"; }
   as_test() { CQLPROBE_PASSWORD=$pw "$probe_bin" -hosts "$(node_ip $n)" -ca "$d/conf/tls/ca.pem" -username "$secure_user" "$@"; }
-  printf '%s\n' "CREATE ROLE IF NOT EXISTS $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
-    as_super -exec - -wait -timeout 60s >/dev/null ||
-    die "could not create the role $secure_user on the secure node"
   if ! as_test -timeout 10s >/dev/null 2>&1; then
-    printf '%s\n' "ALTER ROLE $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
+    printf '%s\n' "CREATE ROLE IF NOT EXISTS $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
       as_super -exec - -wait -timeout 60s >/dev/null ||
-      die "could not set the password of the role $secure_user"
-    # The node caches credentials for a while: wait until the new password works.
-    as_test -wait -timeout 60s >/dev/null ||
-      die "the role $secure_user cannot log in to the secure node"
+      die "could not create the role $secure_user on the secure node"
+    # A role that existed keeps its password: set the one on file (Cassandra
+    # refuses a second change within 5 s, so only when it is needed).
+    if ! as_test -timeout 10s >/dev/null 2>&1; then
+      printf '%s\n' "ALTER ROLE $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
+        as_super -exec - -wait -timeout 60s >/dev/null ||
+        die "could not set the password of the role $secure_user"
+      # The node caches credentials for a while: wait until the new password works.
+      as_test -wait -timeout 60s >/dev/null ||
+        die "the role $secure_user cannot log in to the secure node"
+    fi
   fi
   cp "$d/conf/tls/ca.pem" "$c/ca.pem"
   echo "$secure_user" >"$c/username"
