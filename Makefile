@@ -18,7 +18,7 @@ MODULES     := . test test/docker otelcassandra promcassandra
 NODE_TESTS  := test otelcassandra promcassandra
 
 .PHONY: test unit integration test-faults demo lint bench load \
-        cassandra-up cassandra-down cassandra-status cluster-up \
+        cassandra-up cassandra-down cassandra-status cluster-up secure-up secure-down \
         node-stop node-kill node-freeze node-thaw node-restart
 
 test: unit integration
@@ -28,8 +28,9 @@ unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 ## integration: tests against a real node, started first if none answers
-## (promcassandra's end-to-end test needs the node too).
-integration: cassandra-up
+## (promcassandra's end-to-end test needs the node too), and against the
+## secure node (test/secure: TLS and a password), started first as well.
+integration: cassandra-up secure-up
 	@for m in $(NODE_TESTS); do echo "cd $$m && go test -race ./..."; (cd $$m && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...) || exit 1; done
 
 ## test-faults: the 3-node fault tests (test/faults, build tag "faults"): they
@@ -63,6 +64,13 @@ cassandra-down:
 	$(NODE) down
 cassandra-status:
 	$(NODE) status
+
+## The secure node on 127.0.0.4 (TLS and PasswordAuthenticator), beside the
+## others; cassandra-down stops it too.
+secure-up:
+	$(NODE) up-secure
+secure-down:
+	$(NODE) down-secure
 
 # Faults on one node of the local cluster, for fault tests and by hand: make node-kill N=2
 node-stop:

@@ -29,6 +29,7 @@ type AsyncCluster struct {
 	// connecting counts Connect calls whose driver session may still arrive;
 	// Close waits for them so that no goroutine outlives the cluster.
 	connecting sync.WaitGroup
+	done       chan struct{} // closed by Close: Connect stops retrying
 }
 
 // NewAsyncCluster returns a cluster that connects with cfg and gives its
@@ -51,16 +52,28 @@ func NewAsyncCluster(cfg *gocql.ClusterConfig, opts ...Option) (*AsyncCluster, e
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	return &AsyncCluster{cfg: cfg, opts: o, sessions: make(map[*AsyncSession]struct{})}, nil
+	return &AsyncCluster{cfg: cfg, opts: o, sessions: make(map[*AsyncSession]struct{}), done: make(chan struct{})}, nil
 }
 
 // Connect opens a session: the driver's connection pools, the control
 // connection, and this library's worker pool.
 //
-// ctx bounds the set-up. gocql's own set-up takes no context, so it runs on a
-// goroutine of its own; if ctx ends first, Connect returns ctx.Err() at once
-// and the session that arrives late is closed as soon as it does. Set-up is
-// bounded in any case by cfg.ConnectTimeout and cfg.Timeout.
+// Connect first waits until a contact point accepts a connection, dialed
+// as the session will dial (TCP, then TLS when configured), retrying with
+// back-off while none does, as WithConnectRetry says; then it sets the
+// session up, once. ctx bounds all of it, including the waits between
+// tries. gocql's own set-up takes no context, so it runs on a goroutine of
+// its own; if ctx ends first, Connect returns at once and the session that
+// arrives late is closed as soon as it does. The set-up is bounded in any
+// case by cfg.ConnectTimeout and cfg.Timeout.
+//
+// When no session can be set up, the error is a *ConnectError whose
+// Reason says why (errors.Is matches it): ErrNoHostReachable,
+// ErrAuthentication, ErrTLS, ErrProtocolVersion or ErrKeyspaceNotFound,
+// or ctx's error when ctx ended after a host had answered. Only
+// ErrNoHostReachable is retried. Errors the driver raises about the
+// configuration itself, before dialing, are returned as they are. After
+// Close, Connect returns ErrClosed.
 func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if ctx == nil {
 		return nil, errNilContext
@@ -68,24 +81,10 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	c.connecting.Add(1)
-	c.mu.Unlock()
 
-	// The hand-over is guarded by mu: either the caller takes the driver
-	// session, or it marks the attempt abandoned and the set-up goroutine
-	// closes what arrives. Neither side can miss the other.
-	var (
-		mu        sync.Mutex
-		abandoned bool
-		gs        *gocql.Session
-		err       error
-		ready     = make(chan struct{})
-	)
 	// The session gets a copy of the configuration, with this library's
 	// additions; the caller's stays as it was.
 	cfg := *c.cfg
@@ -95,43 +94,13 @@ func (c *AsyncCluster) Connect(ctx context.Context) (*AsyncSession, error) {
 	if c.opts.batching {
 		var err error
 		if wd, err = wire.Install(&cfg); err != nil {
-			c.connecting.Done()
 			return nil, err
 		}
 	}
 	hm := newHostMonitor(&c.opts)
 	hm.install(&cfg)
 	retry := c.opts.installRetry(&cfg)
-	go func() {
-		defer c.connecting.Done()
-		s, e := cfg.CreateSession()
-		mu.Lock()
-		defer mu.Unlock()
-		if abandoned {
-			if s != nil {
-				s.Close()
-			}
-			return
-		}
-		gs, err = s, e
-		close(ready)
-	}()
-
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		mu.Lock()
-		select {
-		case <-ready: // arrived meanwhile: nobody will use it
-			if gs != nil {
-				gs.Close()
-			}
-		default:
-			abandoned = true
-		}
-		mu.Unlock()
-		return nil, ctx.Err()
-	}
+	gs, err := c.setUp(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +139,9 @@ func (c *AsyncCluster) forget(s *AsyncSession) {
 // Connect calls return ErrClosed. Close is idempotent.
 func (c *AsyncCluster) Close() error {
 	c.mu.Lock()
+	if !c.closed {
+		close(c.done)
+	}
 	c.closed = true
 	sessions := make([]*AsyncSession, 0, len(c.sessions))
 	for s := range c.sessions {

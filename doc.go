@@ -24,6 +24,11 @@
 // so a lone request is not held back and requests under load share system
 // calls.
 //
+// Connect waits, retrying within its context, while no contact point can be
+// reached (WithConnectRetry), and says why it failed in a *ConnectError:
+// ErrNoHostReachable, ErrAuthentication, ErrTLS, ErrProtocolVersion or
+// ErrKeyspaceNotFound. docs/security.md covers credentials and TLS.
+//
 // # Queries as futures
 //
 //	fut := session.Execute(ctx, "SELECT name FROM users WHERE id = ?", id)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/async-cassandra/cassandra/internal/cqlstmt"
 )
 
 // ErrClosed is the cause of the error for work submitted to, or still
@@ -25,7 +27,9 @@ var ErrNotFound = fmt.Errorf("cassandra: %w", gocql.ErrNotFound)
 
 // QueryError describes a statement that failed. It carries the statement
 // text, never the bound values, so its Error text is safe to log: a driver
-// encoding error, whose message may quote a value, is summarised instead. Unwrap returns the
+// encoding error, whose message may quote a value, is summarised instead,
+// and the text of a statement that mentions PASSWORD (CREATE ROLE ...
+// WITH PASSWORD = '...') is given with its literals left out. Unwrap returns the
 // underlying driver or context error, so errors.As with a
 // *gocql.RequestErrWriteTimeout target, or errors.Is(err,
 // context.DeadlineExceeded), see through it.
@@ -85,11 +89,27 @@ func (e *QueryError) Unwrap() error { return e.Err }
 const maxStatementInError = 200
 
 func quoteStatement(stmt string) string {
+	if mayHoldPassword(stmt) {
+		// CQL takes role passwords only as literals: leave every literal out.
+		stmt = cqlstmt.Normalize(stmt)
+	}
 	stmt = strings.Join(strings.Fields(stmt), " ")
 	if len(stmt) > maxStatementInError {
 		stmt = stmt[:maxStatementInError] + "…"
 	}
 	return fmt.Sprintf("%q", stmt)
+}
+
+// mayHoldPassword reports whether stmt mentions PASSWORD in any case, as
+// CREATE ROLE, ALTER ROLE, CREATE USER and ALTER USER do when they set one.
+func mayHoldPassword(stmt string) bool {
+	const word = "password"
+	for i := 0; i+len(word) <= len(stmt); i++ {
+		if strings.EqualFold(stmt[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
 }
 
 // wrapQueryError returns nil for a nil err; otherwise a *QueryError for stmt,

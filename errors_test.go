@@ -52,3 +52,21 @@ func TestQueryErrorShortensLongStatements(t *testing.T) {
 func TestErrNotFoundMatchesGocql(t *testing.T) {
 	assert.ErrorIs(t, ErrNotFound, gocql.ErrNotFound)
 }
+
+func TestQueryErrorWithholdsPasswordLiterals(t *testing.T) {
+	for _, stmt := range []string{
+		"CREATE ROLE alice WITH PASSWORD = 'hunter2-secret' AND LOGIN = true",
+		"alter role alice with password='hunter2-secret'",
+		"CREATE USER bob WITH PASSWORD 'hunter2-secret' NOSUPERUSER",
+		"ALTER ROLE alice WITH HASHED PASSWORD = 'hunter2-secret'",
+	} {
+		err := wrapQueryError(stmt, 1, nil, errors.New("role does not exist"))
+		assert.NotContains(t, err.Error(), "hunter2-secret", stmt)
+		assert.Contains(t, strings.ToUpper(err.Error()), "PASSWORD", "the statement is still named: %s", err)
+		var qe *QueryError
+		assert.ErrorAs(t, err, &qe)
+		assert.Equal(t, stmt, qe.Statement, "the field keeps the caller's text")
+	}
+	err := wrapQueryError("SELECT v FROM t WHERE k = 'visible'", 1, nil, errors.New("x"))
+	assert.Contains(t, err.Error(), "'visible'", "other statements are quoted as written")
+}

@@ -64,7 +64,8 @@ type options struct {
 
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
 
-	retryOptions // WithRetryPolicy, WithSpeculativeExecution (retry.go)
+	retryOptions              // WithRetryPolicy, WithSpeculativeExecution (retry.go)
+	connect      connectRetry // WithConnectRetry (connect.go)
 }
 
 func defaultOptions() options {
@@ -77,11 +78,15 @@ func defaultOptions() options {
 		batching: true,
 
 		retryOptions: defaultRetryOptions(),
+		connect:      defaultConnectRetry,
 	}
 }
 
 // validate reports the first invalid setting.
 func (o *options) validate() error {
+	if err := o.connect.validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.workers < 1:
 		return fmt.Errorf("cassandra: WithWorkers: need at least 1 worker, got %d", o.workers)

@@ -60,6 +60,8 @@ type config struct {
 	ln     net.Listener // set by NewCluster, which listens before it builds the servers
 	// distinct: NewCluster listens on a loopback address per node (DistinctAddresses)
 	distinct bool
+
+	username, password string // WithPasswordAuth; empty username: no authentication
 }
 
 // WithDataCenter sets data_center of system.local (default "datacenter1").
@@ -67,6 +69,16 @@ func WithDataCenter(dc string) Option { return func(c *config) { c.dataCenter = 
 
 // WithReleaseVersion sets release_version of system.local (default "5.0.0").
 func WithReleaseVersion(v string) Option { return func(c *config) { c.releaseVersion = v } }
+
+// WithPasswordAuth makes the server ask every connection to log in, as
+// Cassandra's PasswordAuthenticator does: STARTUP is answered with
+// AUTHENTICATE, and the client's response is accepted only with these
+// credentials; anything else gets the error Cassandra sends (code 0x0100,
+// which gocql turns into *gocql.RequestErrCredentials). Requests are not
+// checked afterwards.
+func WithPasswordAuth(username, password string) Option {
+	return func(c *config) { c.username, c.password = username, password }
+}
 
 // Server is an in-process CQL server listening on 127.0.0.1 at a random port.
 // All methods are safe for concurrent use.
@@ -385,7 +397,23 @@ func (c *conn) respond(req message.Message) (resp message.Message, drop bool) {
 		if comp := m.GetCompression(); comp != primitive.CompressionNone {
 			return &message.ProtocolError{ErrorMessage: "cqltest: compression is not supported"}, false
 		}
+		if s.cfg.username != "" {
+			return &message.Authenticate{Authenticator: "org.apache.cassandra.auth.PasswordAuthenticator"}, false
+		}
 		return &message.Ready{}, false
+	case *message.AuthResponse:
+		// SASL PLAIN: authzid NUL username NUL password.
+		parts := bytes.Split(m.Token, []byte{0})
+		if s.cfg.username != "" && len(parts) == 3 &&
+			string(parts[1]) == s.cfg.username && string(parts[2]) == s.cfg.password {
+			return &message.AuthSuccess{}, false
+		}
+		user := ""
+		if len(parts) == 3 {
+			user = string(parts[1])
+		}
+		return &message.AuthenticationError{ErrorMessage: fmt.Sprintf(
+			"Provided username %s and/or password are incorrect", user)}, false
 	case *message.Register:
 		return &message.Ready{}, false
 	case *message.Query:

@@ -12,12 +12,23 @@
 #   node.sh wait N          wait until node N answers CQL
 #   node.sh log N [lines]   the tail of node N's log
 #   node.sh hosts [N]       the CQL addresses of nodes 1..N, comma separated
+#   node.sh up-secure       start the secure node (below) and wait until the test role logs in
+#   node.sh down-secure     stop the secure node
 #
 # Node n listens on 127.0.0.n (CQL 9042, storage 7000). Jars come from Maven
 # (org.apache.cassandra:cassandra-all, see pom.xml beside this script) into a
 # git-ignored cache; config, data and logs live under $CASSANDRA_WORKDIR
 # (default <repo>/.local/cassandra). Node 1 alone is the development node;
 # nodes 2 and 3 join it to form the fault-test cluster.
+#
+# The secure node is a fourth, separate one-node cluster on 127.0.0.4 (CQL
+# 9042, storage 7004) that may run beside either of the others: it requires
+# TLS from clients (a keystore the set-up makes with keytool, its certificate
+# naming 127.0.0.4) and a password (PasswordAuthenticator). The set-up
+# creates the role async_test with a random password and leaves what a
+# client needs under $CASSANDRA_WORKDIR/secure/client: ca.pem (the CA that
+# signed the node's certificate), username and password. It is always a
+# local JVM node, whatever CASSANDRA_HOSTS or Docker say; `down` stops it too.
 #
 # Environment:
 # Where the cluster comes from, in this order (up, down and status honour it):
@@ -33,6 +44,7 @@
 #   CASSANDRA_JAVA          a java binary to use (must be Java 17 or 11)
 #   CASSANDRA_HEAP          heap per node (default 1g for one node, 768m for a cluster)
 #   CASSANDRA_START_TIMEOUT seconds to wait for CQL per node (default 240)
+#   CASSANDRA_SECURE_HEAP   heap of the secure node (default 512m)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -117,6 +129,16 @@ build_probe() {
 probe() { # probe HOST TIMEOUT_SECONDS -> prints release_version
   "$probe_bin" -hosts "$1" -timeout "${2}s"
 }
+# probe_node N TIMEOUT_SECONDS: probe node N as its clients must reach it (the
+# secure node with TLS, as the default superuser).
+probe_node() {
+  if [[ $mode == secure ]]; then
+    CQLPROBE_PASSWORD=cassandra "$probe_bin" -hosts "$(node_ip "$1")" -timeout "${2}s" \
+      -ca "$(node_dir "$1")/conf/tls/ca.pem" -username cassandra
+  else
+    probe "$(node_ip "$1")" "$2"
+  fi
+}
 
 pid_of() { # prints the pid of node N if its process is alive
   local f
@@ -132,12 +154,18 @@ pid_of() { # prints the pid of node N if its process is alive
 
 proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
 
+# The secure node (mode "secure") is node 4: a cluster of its own, on a
+# storage port of its own, so that it can never gossip with nodes 1-3.
+secure_node=4
+storage_port() { if [[ $mode == secure ]]; then echo 7004; else echo 7000; fi; }
+seed() { if [[ $mode == secure ]]; then echo "$(node_ip $secure_node):7004"; else echo "127.0.0.1:7000"; fi; }
+
 write_config() { # write_config N
   local n=$1 d ip token
   d=$(node_dir "$n")
   ip=$(node_ip "$n")
   case $n in
-    1) token=-9223372036854775808 ;;
+    1 | 4) token=-9223372036854775808 ;;
     2) token=-3074457345618258603 ;;
     3) token=3074457345618258602 ;;
   esac
@@ -154,10 +182,10 @@ commitlog_sync_period: 10000ms
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:7000"
+      - seeds: "$(seed)"
 listen_address: $ip
 rpc_address: $ip
-storage_port: 7000
+storage_port: $(storage_port)
 native_transport_port: 9042
 start_native_transport: true
 auto_bootstrap: false
@@ -175,6 +203,25 @@ write_request_timeout: 8000ms
 range_request_timeout: 10000ms
 request_timeout: 10000ms
 EOF
+  if [[ $mode == secure ]]; then
+    cat >>"$d/conf/cassandra.yaml" <<EOF
+# The secure node: clients must log in (roles in system_auth, default
+# superuser cassandra/cassandra) and must speak TLS on 9042 (optional: false
+# refuses plain connections). Client certificates are not required.
+authenticator: PasswordAuthenticator
+authorizer: AllowAllAuthorizer
+role_manager: CassandraRoleManager
+client_encryption_options:
+  enabled: true
+  optional: false
+  keystore: $d/conf/tls/keystore.p12
+  keystore_password: $store_pass
+  truststore: $d/conf/tls/truststore.p12
+  truststore_password: $store_pass
+  store_type: PKCS12
+  require_client_auth: false
+EOF
+  fi
   cat >"$d/conf/logback.xml" <<EOF
 <configuration scan="false">
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
@@ -266,7 +313,7 @@ wait_node() { # wait_node N: until CQL answers, or fail with the log's tail
   ip=$(node_ip "$n")
   start=$SECONDS
   while :; do
-    if version=$(probe "$ip" 5 2>/dev/null); then
+    if version=$(probe_node "$n" 5 2>/dev/null); then
       say "node $n ready: release_version $version after $((SECONDS - start))s"
       return 0
     fi
@@ -326,6 +373,112 @@ stop_node() { # stop_node N SIGNAL
   say "node $n stopped (SIG$sig)"
 }
 
+# ---- the secure node ---------------------------------------------------------
+
+# store_pass guards the secure node's key and trust stores. They hold a test
+# key for a loopback address only, so the password is no secret.
+store_pass=async-cassandra-test
+secure_user=async_test
+secure_client_dir() { echo "$work/secure/client"; }
+
+# make_tls DIR: once, with keytool, a CA and the node's key pair with a
+# certificate the CA signed for the node's address (an IP SAN, so that
+# clients can verify it), in PKCS12 stores: keystore.p12 (the node's key and
+# chain), truststore.p12 (the CA) and ca.pem (the CA for clients).
+make_tls() {
+  local d=$1 keytool t
+  [[ -f $d/keystore.p12 && -f $d/truststore.p12 && -f $d/ca.pem ]] && return 0
+  keytool=$(dirname "$(readlink -f "$(find_java)")")/keytool
+  [[ -x $keytool ]] || die "keytool not found beside $(find_java): the secure node's keystore is made with it"
+  say "making the secure node's CA and certificate with $keytool"
+  t=$d.tmp
+  rm -rf "$t"
+  mkdir -p "$t"
+  local kt=("$keytool" -storetype PKCS12 -storepass "$store_pass")
+  {
+    "${kt[@]}" -genkeypair -keystore "$t/ca.p12" -alias ca -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=async-cassandra test CA" -ext bc:c &&
+    "${kt[@]}" -exportcert -keystore "$t/ca.p12" -alias ca -rfc -file "$t/ca.pem" &&
+    "${kt[@]}" -genkeypair -keystore "$t/keystore.p12" -alias node -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=$(node_ip $secure_node)" &&
+    "${kt[@]}" -certreq -keystore "$t/keystore.p12" -alias node -file "$t/node.csr" &&
+    "${kt[@]}" -gencert -keystore "$t/ca.p12" -alias ca -infile "$t/node.csr" -outfile "$t/node.pem" -rfc \
+      -validity 3650 -ext "san=ip:$(node_ip $secure_node)" -ext ku:c=digitalSignature,keyEncipherment -ext eku=serverAuth &&
+    # The reply is accepted once its issuer is trusted; the node's entry then
+    # holds the whole chain and the CA entry is no longer needed.
+    "${kt[@]}" -importcert -noprompt -keystore "$t/keystore.p12" -alias ca -file "$t/ca.pem" &&
+    "${kt[@]}" -importcert -keystore "$t/keystore.p12" -alias node -file "$t/node.pem" &&
+    "${kt[@]}" -delete -keystore "$t/keystore.p12" -alias ca &&
+    "${kt[@]}" -importcert -noprompt -keystore "$t/truststore.p12" -alias ca -file "$t/ca.pem"
+  } >"$t/keytool.log" 2>&1 || { cat "$t/keytool.log" >&2; die "keytool failed (log above)"; }
+  rm -f "$t/ca.p12" "$t/node.csr" # the CA's key signs nothing more
+  rm -rf "$d"
+  mv "$t" "$d"
+}
+
+# secure_up starts the secure node if it is not running, waits until the
+# default superuser logs in over TLS, creates (or resets) the test role and
+# waits until it logs in too. The client files are written last, so a test
+# that finds them finds a node that accepts them.
+secure_up() {
+  mode=secure
+  local n=$secure_node d c p pw start=$SECONDS
+  d=$(node_dir $n)
+  c=$(secure_client_dir)
+  find_java >/dev/null
+  mkdir -p "$work"
+  fetch_jars
+  build_probe
+  make_tls "$d/conf/tls"
+  if p=$(pid_of $n); then
+    if [[ "$(proc_state "$p")" == T ]]; then
+      say "the secure node (pid $p) was frozen; resuming it"
+      kill -CONT "$p"
+    fi
+  else
+    start_node $n "${CASSANDRA_SECURE_HEAP:-512m}"
+  fi
+  wait_node $n
+  mkdir -p "$c"
+  chmod 700 "$c"
+  if [[ -s $c/password ]]; then
+    pw=$(<"$c/password")
+  else
+    pw=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+  fi
+  # The probe reads the password from its environment, out of sight of ps,
+  # and statements from a pipe, never the command line: they hold it.
+  as_super() { CQLPROBE_PASSWORD=cassandra "$probe_bin" -hosts "$(node_ip $n)" -ca "$d/conf/tls/ca.pem" -username cassandra "$@"; }
+  as_test() { CQLPROBE_PASSWORD=$pw "$probe_bin" -hosts "$(node_ip $n)" -ca "$d/conf/tls/ca.pem" -username "$secure_user" "$@"; }
+  if ! as_test -timeout 10s >/dev/null 2>&1; then
+    printf '%s\n' "CREATE ROLE IF NOT EXISTS $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
+      as_super -exec - -wait -timeout 60s >/dev/null ||
+      die "could not create the role $secure_user on the secure node"
+    # A role that existed keeps its password: set the one on file (Cassandra
+    # refuses a second change within 5 s, so only when it is needed).
+    if ! as_test -timeout 10s >/dev/null 2>&1; then
+      printf '%s\n' "ALTER ROLE $secure_user WITH PASSWORD = '$pw' AND LOGIN = true" |
+        as_super -exec - -wait -timeout 60s >/dev/null ||
+        die "could not set the password of the role $secure_user"
+      # The node caches credentials for a while: wait until the new password works.
+      as_test -wait -timeout 60s >/dev/null ||
+        die "the role $secure_user cannot log in to the secure node"
+    fi
+  fi
+  cp "$d/conf/tls/ca.pem" "$c/ca.pem"
+  echo "$secure_user" >"$c/username"
+  (umask 077 && echo "$pw" >"$c/password")
+  say "secure node ready after $((SECONDS - start))s: $(node_ip $n):9042, TLS and a password required; client files in $c"
+}
+
+# stop_secure stops the secure node if it runs, whatever the current mode.
+stop_secure() {
+  local saved=$mode
+  mode=secure
+  stop_node $secure_node TERM
+  mode=$saved
+}
+
 # source_kind says where the cluster comes from: hosts, docker or jvm.
 source_kind() {
   if [[ -n "${CASSANDRA_HOSTS:-}" ]]; then
@@ -344,6 +497,9 @@ docker_launcher() {
 
 cmd=${1:-status}
 shift || true
+# The secure node is always a local JVM node: every way down stops it, so
+# that no JVM outlives a test run.
+[[ $cmd == down ]] && stop_secure
 kind=jvm
 case $cmd in
   up | down | status) kind=$(source_kind) ;;
@@ -427,6 +583,8 @@ case $cmd in
     stop_mode cluster
     stop_mode single
     ;;
+  up-secure) secure_up ;;
+  down-secure) stop_secure ;;
   status)
     build_probe
     echo "local nodes (mode $mode):"
@@ -445,6 +603,16 @@ case $cmd in
         echo "node $n $(node_ip "$n"):9042 stopped"
       fi
     done
+    mode=secure
+    if p=$(pid_of $secure_node); then
+      if v=$(probe_node $secure_node 3 2>/dev/null); then
+        echo "secure node $(node_ip $secure_node):9042 up (pid $p) release_version $v"
+      else
+        echo "secure node $(node_ip $secure_node):9042 starting or unresponsive (pid $p)"
+      fi
+    else
+      echo "secure node $(node_ip $secure_node):9042 stopped"
+    fi
     ;;
   stop) check_node_number "${1:-}"; stop_node "$1" TERM ;;
   kill) check_node_number "${1:-}"; stop_node "$1" KILL ;;
@@ -475,5 +643,5 @@ case $cmd in
     for ((n = 1; n <= nodes; n++)); do out+="${out:+,}$(node_ip "$n")"; done
     echo "$out"
     ;;
-  *) die "unknown command '$cmd' (up, down, status, stop, kill, freeze, thaw, restart, wait, log, hosts)" ;;
+  *) die "unknown command '$cmd' (up, down, status, stop, kill, freeze, thaw, restart, wait, log, hosts, up-secure, down-secure)" ;;
 esac
