@@ -139,9 +139,11 @@ func (b *Batch) build() (gb *gocql.Batch, err error) {
 	return gb, nil
 }
 
-// Execute runs the batch on the session's worker pool. The future's
-// ResultSet has rows only for a conditional batch that was not applied.
-// Context semantics are those of Query.Execute.
+// Execute runs the batch on the session's worker pool and returns a future
+// of its result. The ResultSet of a batch without conditions has no rows;
+// that of a conditional batch has one row, as ResultSet.Applied describes.
+// Context semantics are those of Query.Execute. A batch with no statements,
+// or of an unknown kind, fails without being sent.
 func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	stmt := b.statement()
 	var err error

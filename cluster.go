@@ -34,7 +34,7 @@ type AsyncCluster struct {
 
 // NewAsyncCluster returns a cluster that connects with cfg and gives its
 // sessions the options opts. It returns an error, and no cluster, if cfg is
-// nil or an option is invalid.
+// nil or has no hosts, or if an option is nil or invalid.
 func NewAsyncCluster(cfg *gocql.ClusterConfig, opts ...Option) (*AsyncCluster, error) {
 	if cfg == nil {
 		return nil, errors.New("cassandra: NewAsyncCluster: nil *gocql.ClusterConfig")

@@ -17,8 +17,8 @@ import (
 // than one row.
 var ErrTooManyRows = errors.New("cassandra: too many rows")
 
-// Rows is the row-by-row reading interface shared by *ResultSet and *Stream,
-// in the manner of database/sql's Rows.
+// Rows is the row-by-row reading interface shared by *ResultSet, *Stream,
+// *Page and *TableScan, in the manner of database/sql's Rows.
 //
 // Next must be called before every Scan. Scan takes one destination per
 // column, except that a tuple column takes one per element, as gocql's

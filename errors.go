@@ -18,7 +18,9 @@ var ErrClosed = errors.New("cassandra: session closed")
 
 // ErrOverloaded is the cause of the error for a query refused because the
 // session's queue was full and the session fails fast (see
-// WithQueueFullPolicy) instead of waiting.
+// WithQueueFullPolicy) instead of waiting. Nothing was sent, so the query
+// may be tried again whatever it does (see Retry). ErrRateLimited matches
+// it too.
 var ErrOverloaded = errors.New("cassandra: queue full")
 
 // ErrNotFound is returned by ResultSet.One and the single-row collectors when
@@ -34,8 +36,8 @@ var ErrNotFound = fmt.Errorf("cassandra: %w", gocql.ErrNotFound)
 // *gocql.RequestErrWriteTimeout target, or errors.Is(err,
 // context.DeadlineExceeded), see through it.
 type QueryError struct {
-	// Statement is the CQL text as given by the caller. For batches it is the
-	// statements joined by "; ".
+	// Statement is the CQL text as given by the caller. For a batch it is
+	// "BATCH: " followed by its statements joined by "; ".
 	Statement string
 	// Attempts is the number of times the driver sent the request; zero when
 	// the request never left the queue.

@@ -226,9 +226,8 @@ const maxAwaitAny = 65535
 // the choice among those that complete together is random. If ctx is done
 // first, AwaitAny returns -1 and ctx.Err(); no future is cancelled.
 // AwaitAny returns an error if futs is empty or longer than 65535, or if ctx
-// or a future is nil. It starts no goroutines: it checks every future once
-// and then waits in a single reflect.Select over their Done channels, so
-// each call costs O(len(futs)).
+// or a future is nil. It starts no goroutines; each call costs time
+// proportional to len(futs).
 func AwaitAny[T any](ctx context.Context, futs ...*Future[T]) (int, T, error) {
 	var zero T
 	switch {

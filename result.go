@@ -265,9 +265,17 @@ func (rs *ResultSet) All() ([]map[string]any, error) {
 func (rs *ResultSet) Columns() []gocql.ColumnInfo { return rs.columns }
 
 // Applied reports whether a conditional statement (INSERT ... IF NOT EXISTS,
-// UPDATE ... IF, or a conditional batch) was applied. When it was not, the
-// rows hold the current values that failed the condition. For statements
+// UPDATE ... IF, or a conditional batch) was applied. For statements
 // without a condition Applied returns false.
+//
+// The result of a conditional statement has one row, whose first column is
+// "[applied]" (a boolean). When the statement was applied that is the only
+// column. When it was not and the row exists, the row goes on with the
+// current values of the columns the condition named (every column, for IF
+// NOT EXISTS), so that the caller can see why; when the row does not
+// exist, "[applied]" is the only column. Scan takes a destination for
+// "[applied]" too; a nil destination skips it. RowToStructByNameLax reads
+// either shape into one struct.
 func (rs *ResultSet) Applied() bool { return rs.applied }
 
 // PageState returns the position after the last page fetched, to resume

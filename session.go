@@ -15,10 +15,12 @@ import (
 )
 
 // AsyncSession runs queries on a bounded worker pool and returns their
-// results as futures. Every method returns without waiting for I/O, except
+// results as futures. Execute, Stream and Scan (and Query.Execute,
+// Query.Stream and Batch.Execute) return without waiting for I/O, except
 // that with the QueueWait policy Execute waits for room when the queue is
 // full, and for a token when the session's rate limit (WithRateLimit) has
-// none (those waits count against the caller's context).
+// none (those waits count against the caller's context). ExecuteConcurrent,
+// Shutdown and Close block, as each says.
 //
 // At most WithWorkers requests are in flight and at most WithQueue wait;
 // memory does not grow with offered load.
