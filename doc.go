@@ -7,6 +7,10 @@
 // page by page in constant memory, the next page fetched while the current
 // one is read.
 //
+// The repository's docs/getting-started.md goes from a fresh clone to a
+// first program; docs/architecture.md shows how a query travels through
+// the pool, the future and the driver.
+//
 // # Connecting
 //
 // Configure the driver as usual, then wrap it:
@@ -75,6 +79,10 @@
 //
 //	users, err := cassandra.CollectRows(rs, cassandra.RowToStructByName[User])
 //
+// For a conditional statement (a lightweight transaction, such as INSERT
+// ... IF NOT EXISTS), Applied tells whether it was applied; when it was
+// not, the result's row holds the current values (see ResultSet.Applied).
+//
 // # Streams
 //
 // For results of any size, Stream reads a page at a time:
@@ -84,6 +92,12 @@
 //		if err != nil { ... }
 //		row.Scan(&id, &payload)
 //	}
+//
+// The loop's error is the one that ended the stream: check it on every
+// iteration. Breaking out of the loop closes the stream; a stream read
+// with Next and Scan is closed with Close. RowsAs reads typed rows, and
+// Pages a page at a time. docs/streaming.md in the repository has the
+// details.
 //
 // # Bulk work
 //
@@ -138,7 +152,12 @@
 // A failed query completes with a *QueryError naming the statement (never
 // its values), the attempts and the host. It unwraps to the driver's typed
 // error (such as *gocql.RequestErrWriteTimeout) or to the context's error,
-// so errors.As and errors.Is see through it.
+// so errors.As and errors.Is see through it. The library's own causes are
+// sentinels: ErrOverloaded (and ErrRateLimited, which matches it) for a
+// query refused unsent, ErrClosed after Close or Shutdown, ErrNotFound for
+// a missing row. ErrorKind names an error's kind in one word, for metrics
+// and logs. docs/troubleshooting.md in the repository says what each error
+// means and what to do.
 //
 // A mistake in calling the library, such as a nil context or a Configure
 // function that returns nil, is an error from the call that was given it
