@@ -187,7 +187,7 @@ func WithCollector(c Collector) Option { return func(o *options) { o.collector =
 //	"canceled"         the context was cancelled, or Future.Cancel called
 //	"deadline"         the context's deadline passed
 //	"closed"           the session was closed (ErrClosed)
-//	"overloaded"       the session's queue was full (ErrOverloaded)
+//	"overloaded"       refused unsent: the queue was full or no rate-limit token (ErrOverloaded, ErrRateLimited)
 //	"read_timeout", "write_timeout", "unavailable", "read_failure",
 //	"write_failure", "cas_unknown", "server_overloaded", "bootstrapping",
 //	"truncate", "function_failure", "syntax", "invalid", "unauthorized",
