@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -151,7 +150,7 @@ func (b *Batch) Execute(ctx context.Context) *Future[*ResultSet] {
 	case len(b.entries) == 0:
 		err = errEmptyBatch
 	case b.kind != gocql.LoggedBatch && b.kind != gocql.UnloggedBatch && b.kind != gocql.CounterBatch:
-		err = fmt.Errorf("cassandra: unknown batch type %d", b.kind)
+		err = usagef("cassandra: unknown batch type %d", b.kind)
 	}
 	if err != nil {
 		return completedFuture[*ResultSet](nil, &QueryError{Statement: stmt, Err: err})

@@ -144,7 +144,18 @@ var errNilContext = errors.New("cassandra: nil Context")
 // is nil, or returned nil: the driver's request cannot be built without it.
 func errConfigure(i int, returned bool) error {
 	if returned {
-		return fmt.Errorf("cassandra: Configure function %d returned nil", i+1)
+		return usagef("cassandra: Configure function %d returned nil", i+1)
 	}
-	return fmt.Errorf("cassandra: Configure function %d is nil", i+1)
+	return usagef("cassandra: Configure function %d is nil", i+1)
+}
+
+// usageError is a mistake in calling the library, such as a negative page
+// size or a nil Configure function: ErrorKind names it "client".
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }

@@ -219,6 +219,13 @@ func TestErrorKind(t *testing.T) {
 	} {
 		assert.Equal(t, want, ErrorKind(err), "%v", err)
 	}
+	// Every mistake in calling the library is a client error.
+	for _, err := range []error{
+		wrapQueryError("s", 0, nil, errConfigure(0, true)),
+		usagef("cassandra: PageSize: must not be negative, got %d", -1),
+	} {
+		assert.Equal(t, "client", ErrorKind(err), "%v", err)
+	}
 }
 
 func TestNormalizeStatement(t *testing.T) {

@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"context"
-	"fmt"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 )
@@ -103,7 +102,7 @@ func (q *Query) Statement() string { return q.stmt }
 // function is nil, returns nil or panics.
 func (q *Query) build() (gq *gocql.Query, err error) {
 	if q.pageSize < 0 {
-		return nil, fmt.Errorf("cassandra: PageSize: must not be negative, got %d", q.pageSize)
+		return nil, usagef("cassandra: PageSize: must not be negative, got %d", q.pageSize)
 	}
 	defer func() {
 		if v := recover(); v != nil {

@@ -2,7 +2,6 @@ package cassandra
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -133,17 +132,17 @@ func ScanRouting(on bool) ScanOption { return func(c *scanConfig) { c.noRouting 
 func (c *scanConfig) validate() error {
 	switch {
 	case c.parallelism < 1:
-		return fmt.Errorf("cassandra: ScanParallelism: need at least 1, got %d", c.parallelism)
+		return usagef("cassandra: ScanParallelism: need at least 1, got %d", c.parallelism)
 	case c.splits < 0:
-		return fmt.Errorf("cassandra: ScanSplits: must not be negative, got %d", c.splits)
+		return usagef("cassandra: ScanSplits: must not be negative, got %d", c.splits)
 	case c.pageSize < 0:
-		return fmt.Errorf("cassandra: ScanPageSize: must not be negative, got %d", c.pageSize)
+		return usagef("cassandra: ScanPageSize: must not be negative, got %d", c.pageSize)
 	case c.prefetch < 0:
-		return fmt.Errorf("cassandra: ScanPrefetch: must not be negative, got %d", c.prefetch)
+		return usagef("cassandra: ScanPrefetch: must not be negative, got %d", c.prefetch)
 	}
 	for _, col := range c.columns {
 		if strings.TrimSpace(col) == "" {
-			return errors.New("cassandra: ScanColumns: empty selector")
+			return usagef("cassandra: ScanColumns: empty selector")
 		}
 	}
 	for _, col := range c.partitionKey {

@@ -3,7 +3,6 @@ package cassandra
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -122,13 +121,13 @@ func OnPage(fn func(PageInfo)) StreamOption { return func(c *streamConfig) { c.o
 func (c *streamConfig) validate() error {
 	switch {
 	case c.prefetch < 0:
-		return fmt.Errorf("cassandra: Prefetch: must not be negative, got %d", c.prefetch)
+		return usagef("cassandra: Prefetch: must not be negative, got %d", c.prefetch)
 	case c.maxPages < 0:
-		return fmt.Errorf("cassandra: MaxPages: must not be negative, got %d", c.maxPages)
+		return usagef("cassandra: MaxPages: must not be negative, got %d", c.maxPages)
 	case c.maxRows < 0:
-		return fmt.Errorf("cassandra: MaxRows: must not be negative, got %d", c.maxRows)
+		return usagef("cassandra: MaxRows: must not be negative, got %d", c.maxRows)
 	case c.pageTimeout < 0:
-		return fmt.Errorf("cassandra: PageTimeout: must not be negative, got %v", c.pageTimeout)
+		return usagef("cassandra: PageTimeout: must not be negative, got %v", c.pageTimeout)
 	}
 	return nil
 }
