@@ -70,8 +70,10 @@ func main() {
 	defer stop()
 	st, err := run(ctx, config{table: *table, in: *in, inFlight: *inFlight, rowsPerSecond: *rowsPerSecond,
 		keepGoing: *keepGoing, maxErrorsToPrint: 20})
-	log.Printf("%d rows loaded, %d failed, %d not sent, in %v (%.0f rows/s)",
-		st.Succeeded, st.Failed, st.Canceled, st.Elapsed.Round(time.Millisecond), st.Rate())
+	if st.Items > 0 { // the load started
+		log.Printf("%d rows loaded, %d failed, %d not sent, in %v (%.0f rows/s)",
+			st.Succeeded, st.Failed, st.Canceled, st.Elapsed.Round(time.Millisecond), st.Rate())
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
