@@ -11,11 +11,11 @@ NODES       ?= 3
 N           ?= 2
 GOTESTFLAGS ?=
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Modules: the library, its tests against a node, the Docker launcher, and the
-# exporters kept out of the library's go.mod.
-MODULES     := . test test/docker otelcassandra promcassandra
+# Modules: the library, its tests against a node, the Docker launcher, the
+# exporters and the examples, the last three kept out of the library's go.mod.
+MODULES     := . test test/docker otelcassandra promcassandra examples
 # The modules whose tests need a node.
-NODE_TESTS  := test otelcassandra promcassandra
+NODE_TESTS  := test otelcassandra promcassandra examples
 
 .PHONY: test unit integration test-faults demo lint bench load \
         cassandra-up cassandra-down cassandra-status cluster-up secure-up secure-down \
@@ -28,8 +28,9 @@ unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 ## integration: tests against a real node, started first if none answers
-## (promcassandra's end-to-end test needs the node too), and against the
-## secure node (test/secure: TLS and a password), started first as well.
+## (promcassandra's end-to-end test and the examples' tests need the node
+## too), and against the secure node (test/secure: TLS and a password),
+## started first as well.
 integration: cassandra-up secure-up
 	@for m in $(NODE_TESTS); do echo "cd $$m && go test -race ./..."; (cd $$m && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...) || exit 1; done
 
@@ -39,7 +40,7 @@ test-faults: cluster-up
 	cd test && $(GO) test -race -count=1 -tags faults $(GOTESTFLAGS) ./faults/...
 
 demo: cassandra-up
-	$(GO) run ./examples/quickstart
+	cd examples && $(GO) run ./quickstart
 
 ## bench: the library's micro-benchmarks and the benchmarks against the real node.
 bench: cassandra-up

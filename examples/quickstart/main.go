@@ -1,15 +1,18 @@
-// Command quickstart is the library's tour in one program: it connects to
-// Cassandra (CASSANDRA_HOSTS, default 127.0.0.1), creates a keyspace and a
-// table, writes rows concurrently as futures, reads one back, streams the
-// table page by page, runs a lightweight transaction and a batch, and prints
-// the worker pool's statistics and the in-memory collector's summary.
+// Command quickstart is the library's tour in one program. It connects to
+// Cassandra with the recommended configuration (the defaults), creates a
+// table, writes 1,000 rows at once as futures, reads one back, streams the
+// table page by page, runs a lightweight transaction and a batch, and ends
+// with the summary of what the in-memory metrics collector saw.
 //
-// `make demo` starts the local test node if needed and runs it.
+//	make demo                          # starts a local node if none answers, then runs this
+//	cd examples && go run ./quickstart # against CASSANDRA_HOSTS (comma-separated, default 127.0.0.1)
+//
+// -keyspace picks the keyspace it creates and writes to (default "demo").
 package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -22,7 +25,8 @@ import (
 	"github.com/async-cassandra/cassandra/inmemory"
 )
 
-// User is a row of demo.users, mapped by column name.
+// User is a row of the users table; RowToStructByName maps columns to
+// fields by their cql tags.
 type User struct {
 	ID    int    `cql:"id"`
 	Name  string `cql:"name"`
@@ -30,25 +34,25 @@ type User struct {
 }
 
 func main() {
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func run() error {
+	keyspace := flag.String("keyspace", "demo", "keyspace to create and use")
+	flag.Parse()
 	hosts := []string{"127.0.0.1"}
 	if h := os.Getenv("CASSANDRA_HOSTS"); h != "" {
 		hosts = strings.Split(h, ",")
 	}
+	// One deadline for the whole tour: every query below is bounded by it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := run(ctx, hosts, *keyspace); err != nil {
+		log.Fatal(err)
+	}
+}
 
-	cfg := gocql.NewCluster(hosts...)
-	cfg.Consistency = gocql.One
-	// The in-memory collector measures every request; its summary is
-	// printed at the end.
-	collector := inmemory.New()
-	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(64), cassandra.WithCollector(collector))
+func run(ctx context.Context, hosts []string, ks string) error {
+	// The driver's configuration, wrapped. The library's defaults are the
+	// recommended settings; the collector is the only option given here.
+	metrics := inmemory.New()
+	cluster, err := cassandra.NewAsyncCluster(gocql.NewCluster(hosts...), cassandra.WithCollector(metrics))
 	if err != nil {
 		return err
 	}
@@ -57,40 +61,26 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("connect to %v: %w", hosts, err)
 	}
-	// Drain in-flight work on the way out, then release everything.
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		if err := session.Shutdown(sctx); err != nil {
-			session.Close()
-		}
-	}()
+	defer session.Close() // stops at once; Shutdown, at the end, drains first
 
-	rs, err := session.Execute(ctx, "SELECT release_version FROM system.local").Await(ctx)
-	if err != nil {
-		return err
-	}
-	var version string
-	if err := rs.One(&version); err != nil {
-		return err
-	}
-	fmt.Printf("connected to %v: Cassandra release_version %s\n", hosts, version)
-
+	// Execute returns a future at once; Await waits for the result.
 	for _, stmt := range []string{
-		`CREATE KEYSPACE IF NOT EXISTS demo WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-		`CREATE TABLE IF NOT EXISTS demo.users (id int PRIMARY KEY, name text, email text)`,
+		`CREATE KEYSPACE IF NOT EXISTS ` + ks + ` WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`CREATE TABLE IF NOT EXISTS ` + ks + `.users (id int PRIMARY KEY, name text, email text)`,
 	} {
 		if _, err := session.Execute(ctx, stmt).Await(ctx); err != nil {
 			return err
 		}
 	}
 
-	// Every query is a future: submit them all, then wait for all.
+	// 1,000 inserts in flight together: submit them all, then wait for all.
+	// The worker pool bounds how many run at once. An INSERT of fixed
+	// values is idempotent, so the driver may retry it after a timeout.
 	const n = 1000
 	start := time.Now()
 	futs := make([]*cassandra.Future[*cassandra.ResultSet], n)
 	for i := range n {
-		futs[i] = session.Query(`INSERT INTO demo.users (id, name, email) VALUES (?, ?, ?)`,
+		futs[i] = session.Query(`INSERT INTO `+ks+`.users (id, name, email) VALUES (?, ?, ?)`,
 			i, fmt.Sprintf("user %d", i), fmt.Sprintf("user%d@example.com", i)).Idempotent(true).Execute(ctx)
 	}
 	if _, err := cassandra.AwaitAll(ctx, futs...); err != nil {
@@ -98,8 +88,8 @@ func run() error {
 	}
 	fmt.Printf("inserted %d users concurrently in %v\n", n, time.Since(start).Round(time.Millisecond))
 
-	// One row into a struct.
-	rs, err = session.Execute(ctx, `SELECT id, name, email FROM demo.users WHERE id = ?`, 42).Await(ctx)
+	// One row, read into a struct.
+	rs, err := session.Execute(ctx, `SELECT id, name, email FROM `+ks+`.users WHERE id = ?`, 42).Await(ctx)
 	if err != nil {
 		return err
 	}
@@ -109,51 +99,49 @@ func run() error {
 	}
 	fmt.Printf("user 42: %+v\n", u)
 
-	// Stream the whole table in pages of 100, in constant memory.
-	stream := session.Query(`SELECT id, name, email FROM demo.users`).PageSize(100).Stream(ctx,
-		cassandra.OnPage(func(p cassandra.PageInfo) {
-			if p.Number%5 == 0 {
-				fmt.Printf("  page %d: %d rows, %d so far\n", p.Number, p.Rows, p.TotalRows)
-			}
-		}))
-	count := 0
-	for user, err := range cassandra.RowsAs(stream, cassandra.RowToStructByName[User]) {
+	// The whole table as a stream: pages of 100 rows, the next page fetched
+	// while this one is read, so memory stays the same for any table size.
+	stream := session.Query(`SELECT id, name, email FROM ` + ks + `.users`).PageSize(100).Stream(ctx)
+	count, pages := 0, 0
+	for page, err := range stream.Pages() {
+		if err != nil { // the error that ended the stream: always check it
+			return err
+		}
+		users, err := cassandra.CollectRows(page, cassandra.RowToStructByName[User])
 		if err != nil {
 			return err
 		}
-		if user.Email == "" {
-			return errors.New("row without email")
-		}
-		count++
+		count, pages = count+len(users), pages+1
 	}
-	fmt.Printf("streamed %d users\n", count)
+	fmt.Printf("streamed %d users in %d pages\n", count, pages)
 
-	// A lightweight transaction: only the first insert applies.
+	// A lightweight transaction: IF NOT EXISTS applies only the first time.
+	// (Never mark an LWT idempotent: a retry could apply it twice.)
 	for _, name := range []string{"first", "second"} {
-		rs, err := session.Execute(ctx, `INSERT INTO demo.users (id, name, email) VALUES (?, ?, ?) IF NOT EXISTS`,
-			-1, name, name+"@example.com").Await(ctx)
+		rs, err := session.Execute(ctx, `INSERT INTO `+ks+`.users (id, name, email) VALUES (-1, ?, ?) IF NOT EXISTS`,
+			name, name+"@example.com").Await(ctx)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("insert %q if not exists: applied=%v\n", name, rs.Applied())
 	}
-	if _, err := session.Execute(ctx, `DELETE FROM demo.users WHERE id = ?`, -1).Await(ctx); err != nil {
-		return err
-	}
 
-	// A logged batch: both writes or neither.
+	// A logged batch: both writes are applied, or neither. This one also
+	// removes the LWT's row, so that the next run starts afresh.
 	_, err = session.Batch(gocql.LoggedBatch).
-		Query(`UPDATE demo.users SET name = ? WHERE id = ?`, "renamed", 1).
-		Query(`UPDATE demo.users SET name = ? WHERE id = ?`, "renamed", 2).
+		Query(`UPDATE `+ks+`.users SET name = ? WHERE id = ?`, "renamed", 1).
+		Query(`DELETE FROM `+ks+`.users WHERE id = ?`, -1).
 		Execute(ctx).Await(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Println("batch applied")
 
-	st := session.Stats()
-	fmt.Printf("pool: %d workers, %d submitted, %d completed, %d rejected, %d expired in the queue\n",
-		st.Workers, st.SubmitCount, st.CompletedCount, st.RejectedCount, st.ExpiredCount)
-	fmt.Print("\n", collector.String())
-	return nil
+	// What the collector saw: requests, latencies, the pool, the statements.
+	fmt.Print("\n", metrics.String())
+
+	// Shut down gracefully: stop accepting queries, finish those in flight.
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	return session.Shutdown(sctx)
 }

@@ -5,7 +5,14 @@
 // with the same arguments goes on where it stopped, and the CSV file holds
 // every row exactly once.
 //
-//	go run ./examples/scan -table shop.orders -out orders.csv
+//	cd examples && go run ./scan -table shop.orders -out orders.csv
+//
+// Pick it over examples/export when one stream is too slow: for a large
+// table, above all on a cluster of several nodes, since it reads several
+// token ranges at once, each from a node that holds it. examples/export
+// reads the result of one query as a single stream, which is simpler, keeps
+// the query's order, and can export any SELECT (one partition, a filter),
+// at the speed of one request at a time.
 //
 // It connects to CASSANDRA_HOSTS (comma-separated, default 127.0.0.1). The
 // checkpoint file (by default the output file's name plus

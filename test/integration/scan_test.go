@@ -215,7 +215,9 @@ func TestScanExampleExportsAndResumes(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "scan")
-	build := osexec.Command("go", "build", "-o", bin, "github.com/async-cassandra/cassandra/examples/scan")
+	// The examples are a module of their own (examples/go.mod).
+	build := osexec.Command("go", "build", "-o", bin, "./scan")
+	build.Dir = filepath.Join("..", "..", "examples")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
