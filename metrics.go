@@ -295,8 +295,7 @@ func serverErrorKind(err error, code int) string {
 
 // isClientError reports whether err is a mistake in calling the library.
 func isClientError(err error) bool {
-	var me gocql.MarshalError
-	return errors.Is(err, errNilContext) || errors.Is(err, errEmptyBatch) || errors.As(err, &me)
+	return errors.Is(err, errNilContext) || errors.Is(err, errEmptyBatch) || encodingError(err)
 }
 
 // metrics is a session's side of the hook: nil when no collector is set.
