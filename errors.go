@@ -78,12 +78,16 @@ const errBoundValue = "a bound value could not be encoded for its column " +
 
 // encodingError reports whether err is the driver's error for a bound
 // value it could not encode, whose message may quote the value. Most are
-// gocql.MarshalError; gocql returns two kinds as they come: ParseUUID's,
+// gocql.MarshalError, a few gocql.UnmarshalError (a tuple with the wrong
+// number of elements); gocql returns two kinds as they come: ParseUUID's,
 // for a string bound to a uuid or timeuuid column, and time.ParseDuration's,
-// for a string bound to a duration column. Both quote the string.
+// for a string bound to a duration column. Both quote the string. (Rows
+// are decoded by Scan, whose errors are not QueryErrors, so an
+// UnmarshalError in a QueryError comes from encoding.)
 func encodingError(err error) bool {
 	var marshal gocql.MarshalError
-	if errors.As(err, &marshal) {
+	var unmarshal gocql.UnmarshalError
+	if errors.As(err, &marshal) || errors.As(err, &unmarshal) {
 		return true
 	}
 	return parseError(err)

@@ -62,9 +62,9 @@ func TestQueryErrorWithholdsEveryEncodingError(t *testing.T) {
 	types := []string{"int", "bigint", "smallint", "tinyint", "varint", "decimal", "float", "double",
 		"boolean", "text", "ascii", "blob", "uuid", "timeuuid", "timestamp", "date", "time", "duration",
 		"inet", "list<int>", "list<uuid>", "set<timeuuid>", "map<int,int>", "map<text,duration>",
-		"tuple<int,text>", "tuple<uuid,int>", "vector<float, 3>", "frozen<list<uuid>>", "counter"}
+		"tuple<int,text>", "tuple<uuid,int>", "list<frozen<tuple<int,duration>>>", "vector<float, 3>", "frozen<list<uuid>>", "counter"}
 	values := []any{secret, []byte(secret), []string{secret}, map[string]string{secret: secret},
-		map[int]string{1: secret}, []any{secret, secret}, [3]string{secret, secret, secret},
+		map[int]string{1: secret}, []any{secret, secret}, []any{secret}, [][]any{{secret}}, [3]string{secret, secret, secret},
 		struct{ A string }{secret}, &struct{ A string }{secret}, 3.5, -1, 1 << 40, "1", "1" + secret}
 	failures := 0
 	for _, typ := range types {
