@@ -190,15 +190,16 @@ func TestBadInputMatrix(t *testing.T) {
 	bigBatchStmt := "BATCH: " + strings.TrimSuffix(strings.Repeat(insert+"; ", 100), "; ")
 
 	// Statements of several megabytes. A valid one is prepared, and the
-	// server's prepared statement cache (10 MiB by default) refuses one
-	// that takes more than all of it; one over native_transport_max_frame_size
-	// (16 MiB) is refused as it arrives; an invalid one fails to parse.
-	// (A valid statement of a few MB that fits the cache is left out: it
+	// server's prepared statement cache (the larger of 10 MiB and 1/256 of
+	// the heap) refuses one that takes more than all of it: an 8 MB literal
+	// takes about 16 MB there. One over native_transport_max_frame_size
+	// (16 MiB) is refused as it arrives; an invalid one fails to parse. (A
+	// valid statement of a few MB that fits the cache is left out: it
 	// evicts every other client's prepared statements from the shared node.)
-	literal := strings.Repeat("x", 6<<20)
+	literal := strings.Repeat("x", 8<<20)
 	hugeInsert := `INSERT INTO badinput_kv (id, t) VALUES (3, '` + literal + `')`
 	hugeSyntax := `SELEC n FROM badinput_kv WHERE t = '` + literal[:3<<20] + `'`
-	overFrame := `INSERT INTO badinput_kv (id, t) VALUES (3, '` + literal + literal + literal + `')`
+	overFrame := `INSERT INTO badinput_kv (id, t) VALUES (3, '` + literal + literal + literal[:2<<20] + `')`
 
 	cases := []badCase{
 		{name: "invalid CQL", stmt: `SELEC n FROM badinput_kv`,
@@ -283,7 +284,7 @@ func TestBadInputMatrix(t *testing.T) {
 				_, err := awaitOrFail(t, s.Batch(gocql.LoggedBatch).Execute(ctx))
 				return err
 			}, check: causeContains("no statements")},
-		{name: "statement of 6 MB", stmt: hugeInsert,
+		{name: "statement of 8 MB", stmt: hugeInsert,
 			run: execute(hugeInsert), check: causeAs[*gocql.RequestErrInvalid]()},
 		{name: "statement of 18 MB", stmt: overFrame,
 			run: execute(overFrame), check: causeAs[gocql.RequestError]()},
