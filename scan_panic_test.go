@@ -24,7 +24,9 @@ func TestScanTurnsADriverPanicIntoAnError(t *testing.T) {
 	c.onRow = true
 
 	type hidden struct {
+		//lint:ignore U1000 unexported on purpose: gocql cannot set them
 		n int
+		//lint:ignore U1000 unexported on purpose: gocql cannot set them
 		s string
 	}
 	var bad []hidden
