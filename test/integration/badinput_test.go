@@ -279,6 +279,11 @@ func TestBadInputMatrix(t *testing.T) {
 				_, err := awaitOrFail(t, bigBatch.Execute(ctx))
 				return err
 			}, check: causeAs[*gocql.RequestErrInvalid]()},
+		{name: "unknown batch type", stmt: "BATCH: " + insert,
+			run: func(t *testing.T) error {
+				_, err := awaitOrFail(t, s.Batch(gocql.BatchType(9)).Query(insert, 1, 2, secret).Execute(ctx))
+				return err
+			}, check: causeContains("unknown batch type 9")},
 		{name: "empty batch", stmt: "BATCH: ",
 			run: func(t *testing.T) error {
 				_, err := awaitOrFail(t, s.Batch(gocql.LoggedBatch).Execute(ctx))
@@ -295,6 +300,11 @@ func TestBadInputMatrix(t *testing.T) {
 				_, err := awaitOrFail(t, s.Query(selectN, 1).PageSize(-1).Execute(ctx))
 				return err
 			}, check: causeContains("PageSize")},
+		{name: "page size beyond the protocol", stmt: selectN,
+			run: func(t *testing.T) error {
+				_, err := awaitOrFail(t, s.Query(selectN, 1).PageSize(1<<32+5).Execute(ctx))
+				return err
+			}, check: causeContains("PageSize: must be at most 2147483647")},
 		{name: "negative page size, stream", stmt: selectN,
 			run: func(t *testing.T) error {
 				_, err := streamErr(t, s.Query(selectN, 1).PageSize(-5).Stream(ctx))
@@ -305,6 +315,11 @@ func TestBadInputMatrix(t *testing.T) {
 				_, err := streamErr(t, s.Query(selectN, 1).Stream(ctx, cassandra.Prefetch(-1)))
 				return err
 			}, check: causeContains("Prefetch")},
+		{name: "negative MaxRows, stream", stmt: selectN,
+			run: func(t *testing.T) error {
+				_, err := streamErr(t, s.Query(selectN, 1).Stream(ctx, cassandra.MaxRows(-1)))
+				return err
+			}, check: causeContains("MaxRows")},
 		{name: "zero page size option", run: func(t *testing.T) error {
 			_, err := cassandra.NewAsyncCluster(newClusterConfig(), cassandra.WithPageSize(0))
 			return err
@@ -346,6 +361,14 @@ func TestBadInputMatrix(t *testing.T) {
 			_, err := cassandra.AwaitAll[*cassandra.ResultSet](ctx, nil)
 			return err
 		}, check: causeContains("future 0 is nil")},
+		{name: "nil future, AwaitAny", run: func(t *testing.T) error {
+			f := s.Execute(ctx, selectN, 1)
+			i, _, err := cassandra.AwaitAny(ctx, f, nil)
+			assert.Equal(t, -1, i)
+			_, werr := awaitOrFail(t, f)
+			assert.NoError(t, werr, "the future is unaffected")
+			return err
+		}, check: causeContains("future 1 is nil")},
 		{name: "nil context, Connect", run: func(t *testing.T) error {
 			c, err := cassandra.NewAsyncCluster(newClusterConfig())
 			require.NoError(t, err)
@@ -629,11 +652,15 @@ func TestBadInputLargePartition(t *testing.T) {
 		require.NoError(t, r.Err())
 		return n, bytes
 	}
-	for _, pageSize := range []int{0, 50} {
+	// The default page size (5000 rows) takes the partition in one page of
+	// 40 MB; pages of 50 rows take 13. A read is not idempotent unless
+	// marked so, so the driver does not retry it: one attempt per page.
+	for pageSize, pages := range map[int]int{0: 1, 50: 13} {
 		t.Run(fmt.Sprintf("Execute, page size %d", pageSize), func(t *testing.T) {
 			rs, err := awaitOrFail(t, s.Query(`SELECT c, v FROM badinput_wide WHERE p = 1`).PageSize(pageSize).Execute(ctx))
 			require.NoError(t, err)
 			assert.Equal(t, rows, rs.RowCount())
+			assert.Equal(t, pages, rs.Attempts())
 			n, b := read(t, rs)
 			assert.Equal(t, rows, n)
 			assert.Equal(t, rows*size, b)
