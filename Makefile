@@ -17,7 +17,7 @@ MODULES     := . test test/docker otelcassandra promcassandra examples
 # The modules whose tests need a node.
 NODE_TESTS  := test otelcassandra promcassandra examples
 
-.PHONY: test unit integration test-faults demo lint bench load \
+.PHONY: test unit integration test-faults demo lint bench load soak \
         cassandra-up cassandra-down cassandra-status cluster-up secure-up secure-down \
         node-stop node-kill node-freeze node-thaw node-restart
 
@@ -51,6 +51,12 @@ bench: cassandra-up
 OP ?= read
 load: cassandra-up
 	cd test && $(GO) run ./cmd/abload -op $(OP) -c 1,64,512 -pairs 150
+
+## soak: about 10 minutes of mixed load at 70% of the measured capacity,
+## checking that memory and goroutines stay flat (test/cmd/soak; not in test).
+SOAKFLAGS ?=
+soak: cassandra-up
+	cd test && $(GO) run ./cmd/soak $(SOAKFLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -161,6 +162,31 @@ func TestNegativePageSizeIsAnError(t *testing.T) {
 
 	rs, err := s.Query(fastQuery).PageSize(0).Execute(ctx).Await(ctx)
 	require.NoError(t, err, "0 is the session's page size")
+	assert.Equal(t, 1, rs.RowCount())
+}
+
+// The protocol carries a page size as an int32, and gocql truncates a
+// larger one: 1<<32 + 5 would ask for pages of 5 rows, 1<<32 for pages of
+// none. Both the option and the per-query setting refuse it.
+func TestPageSizeBeyondTheProtocolIsAnError(t *testing.T) {
+	_, err := NewAsyncCluster(gocql.NewCluster("127.0.0.1"), WithPageSize(1<<32+5))
+	assert.EqualError(t, err, "cassandra: WithPageSize: page size must be at most 2147483647, got 4294967301")
+	_, err = NewAsyncCluster(gocql.NewCluster("127.0.0.1"), WithPageSize(math.MaxInt32))
+	assert.NoError(t, err, "the protocol's largest page size is fine")
+
+	s, srv, _ := sessionServer(t)
+	ctx := context.Background()
+	_, err = s.Query(fastQuery).PageSize(1 << 32).Execute(ctx).Await(ctx)
+	var qe *QueryError
+	require.ErrorAs(t, err, &qe)
+	assert.ErrorContains(t, err, "PageSize: must be at most 2147483647, got 4294967296")
+	st := s.Query(fastQuery).PageSize(1 << 40).Stream(ctx)
+	assert.False(t, st.Next())
+	assert.ErrorContains(t, st.Err(), "PageSize: must be at most")
+	require.NoError(t, st.Close())
+	assert.Zero(t, srv.Requests(fastQuery), "nothing was sent")
+	rs, err := s.Query(fastQuery).PageSize(math.MaxInt32).Execute(ctx).Await(ctx)
+	require.NoError(t, err)
 	assert.Equal(t, 1, rs.RowCount())
 }
 

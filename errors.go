@@ -64,11 +64,10 @@ func (e *QueryError) Error() string {
 		}
 	}
 	b.WriteString(": ")
-	var marshal gocql.MarshalError
 	switch {
 	case e.Err == nil:
 		b.WriteString("unknown error")
-	case errors.As(e.Err, &marshal):
+	case encodingError(e.Err):
 		// gocql's encoding errors often quote the value that failed.
 		b.WriteString(errBoundValue)
 	default:
@@ -81,7 +80,45 @@ func (e *QueryError) Error() string {
 // bound value. The driver's error stays reachable through Unwrap.
 const errBoundValue = "a bound value could not be encoded for its column " +
 	"(the driver's message is left out because it may contain the value; " +
-	"errors.As with *gocql.MarshalError reads it)"
+	"QueryError.Err holds it)"
+
+// encodingError reports whether err is the driver's error for a bound
+// value it could not encode, whose message may quote the value. Most are
+// gocql.MarshalError, a few gocql.UnmarshalError (a tuple with the wrong
+// number of elements); gocql returns two kinds as they come: ParseUUID's,
+// for a string bound to a uuid or timeuuid column, and time.ParseDuration's,
+// for a string bound to a duration column. Both quote the string. (Rows
+// are decoded by Scan, whose errors are not QueryErrors, so an
+// UnmarshalError in a QueryError comes from encoding.)
+func encodingError(err error) bool {
+	var marshal gocql.MarshalError
+	var unmarshal gocql.UnmarshalError
+	if errors.As(err, &marshal) || errors.As(err, &unmarshal) {
+		return true
+	}
+	return parseError(err)
+}
+
+// parseError reports whether err, or an error it wraps, is one of the
+// parsing errors gocql returns unwrapped from encoding a value.
+func parseError(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() error }:
+		if parseError(e.Unwrap()) {
+			return true
+		}
+	case interface{ Unwrap() []error }:
+		for _, w := range e.Unwrap() {
+			if parseError(w) {
+				return true
+			}
+		}
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "invalid UUID ") || strings.HasPrefix(msg, "time: ")
+}
 
 // Unwrap returns the cause.
 func (e *QueryError) Unwrap() error { return e.Err }

@@ -70,3 +70,41 @@ func TestQueryErrorWithholdsPasswordLiterals(t *testing.T) {
 	err := wrapQueryError("SELECT v FROM t WHERE k = 'visible'", 1, nil, errors.New("x"))
 	assert.Contains(t, err.Error(), "'visible'", "other statements are quoted as written")
 }
+
+// Whatever the column type and whatever the wrong value, a driver error
+// from encoding a bound value never reaches QueryError's message: most are
+// gocql.MarshalError, but gocql returns ParseUUID's and ParseDuration's
+// errors, which quote the string, as they come.
+func TestQueryErrorWithholdsEveryEncodingError(t *testing.T) {
+	const secret = "SECRET-0123"
+	types := []string{"int", "bigint", "smallint", "tinyint", "varint", "decimal", "float", "double",
+		"boolean", "text", "ascii", "blob", "uuid", "timeuuid", "timestamp", "date", "time", "duration",
+		"inet", "list<int>", "list<uuid>", "set<timeuuid>", "map<int,int>", "map<text,duration>",
+		"tuple<int,text>", "tuple<uuid,int>", "list<frozen<tuple<int,duration>>>", "vector<float, 3>", "frozen<list<uuid>>", "counter"}
+	values := []any{secret, []byte(secret), []string{secret}, map[string]string{secret: secret},
+		map[int]string{1: secret}, []any{secret, secret}, []any{secret}, [][]any{{secret}}, [3]string{secret, secret, secret},
+		struct{ A string }{secret}, &struct{ A string }{secret}, 3.5, -1, 1 << 40, "1", "1" + secret}
+	failures := 0
+	for _, typ := range types {
+		info := gocql.NewNativeType(4, gocql.TypeCustom, typ)
+		for _, v := range values {
+			_, cause := gocql.Marshal(info, v)
+			if cause == nil {
+				continue
+			}
+			failures++
+			err := wrapQueryError("INSERT INTO t (k) VALUES (?)", 1, nil, cause)
+			assert.NotContains(t, err.Error(), secret, "%s <- %T: %v", typ, v, cause)
+			assert.Equal(t, "client", ErrorKind(err), "%s <- %T: an encoding error is the caller's", typ, v)
+			assert.ErrorIs(t, err, cause, "the driver's error stays reachable")
+		}
+	}
+	assert.Greater(t, failures, 200, "most pairs fail to encode")
+
+	// Other errors keep their message: only the encoding errors are
+	// withheld.
+	for _, cause := range []error{errors.New("gocql: expected 3 values send got 2"), gocql.ErrConnectionClosed} {
+		err := wrapQueryError("SELECT 1", 1, nil, cause)
+		assert.Contains(t, err.Error(), cause.Error())
+	}
+}

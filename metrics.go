@@ -298,9 +298,8 @@ func serverErrorKind(err error, code int) string {
 
 // isClientError reports whether err is a mistake in calling the library.
 func isClientError(err error) bool {
-	var me gocql.MarshalError
 	var ue *usageError
-	return errors.Is(err, errNilContext) || errors.Is(err, errEmptyBatch) || errors.As(err, &me) || errors.As(err, &ue)
+	return errors.Is(err, errNilContext) || errors.Is(err, errEmptyBatch) || encodingError(err) || errors.As(err, &ue)
 }
 
 // metrics is a session's side of the hook: nil when no collector is set.

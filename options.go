@@ -2,6 +2,7 @@ package cassandra
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -96,6 +97,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("cassandra: WithQueueFullPolicy: unknown policy %d", int(o.policy))
 	case o.pageSize < 1:
 		return fmt.Errorf("cassandra: WithPageSize: page size must be at least 1, got %d", o.pageSize)
+	case o.pageSize > maxPageSize:
+		return fmt.Errorf("cassandra: WithPageSize: page size must be at most %d, got %d", maxPageSize, o.pageSize)
 	case o.prefetch < 0:
 		return fmt.Errorf("cassandra: WithPrefetch: prefetch must not be negative, got %d", o.prefetch)
 	case o.clockSet && o.now == nil:
@@ -135,8 +138,12 @@ func WithQueueFullPolicy(p QueueFullPolicy) Option { return func(o *options) { o
 
 // WithPageSize sets the page size of the session's queries and streams
 // that do not set their own with Query.PageSize (default DefaultPageSize
-// rows).
+// rows). It must be between 1 and math.MaxInt32.
 func WithPageSize(n int) Option { return func(o *options) { o.pageSize = n } }
+
+// maxPageSize is the largest page size the protocol carries (an int32):
+// gocql truncates a larger one, so 1<<32 + 5 would ask for pages of 5 rows.
+const maxPageSize = math.MaxInt32
 
 // WithPrefetch sets how many pages a Stream fetches ahead of its reader,
 // for the streams of the session that do not set their own with the stream

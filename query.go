@@ -48,8 +48,9 @@ func (q *Query) SerialConsistency(c gocql.Consistency) *Query {
 }
 
 // PageSize sets how many rows each page holds, for Execute and Stream; 0
-// means the session's WithPageSize. A negative n makes the execution fail
-// with an error.
+// means the session's WithPageSize. A negative n, or one above
+// math.MaxInt32 (the protocol's limit), makes the execution fail with an
+// error.
 func (q *Query) PageSize(n int) *Query { q.pageSize = n; return q }
 
 // Idempotent marks the statement safe to run more than once. gocql retries
@@ -98,11 +99,14 @@ func (q *Query) Statement() string { return q.stmt }
 
 // build returns a fresh driver query with q's settings. Automatic paging is
 // off: the caller fetches page by page, so that each page is one request on
-// the worker pool. It fails if the page size is negative, or a Configure
-// function is nil, returns nil or panics.
+// the worker pool. It fails if the page size is negative or too large, or
+// a Configure function is nil, returns nil or panics.
 func (q *Query) build() (gq *gocql.Query, err error) {
 	if q.pageSize < 0 {
 		return nil, usagef("cassandra: PageSize: must not be negative, got %d", q.pageSize)
+	}
+	if q.pageSize > maxPageSize {
+		return nil, usagef("cassandra: PageSize: must be at most %d, got %d", maxPageSize, q.pageSize)
 	}
 	defer func() {
 		if v := recover(); v != nil {

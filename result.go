@@ -171,7 +171,8 @@ var errNoRow = errors.New("cassandra: Scan called without a successful Next")
 // Scan copies the columns of the current row into dest, one destination per
 // column (a tuple column takes one per element; nil skips a column), with
 // gocql's conversions (see gocql.Iter.Scan). Scan may be called more than
-// once for the same row.
+// once for the same row. A value that cannot be decoded into its
+// destination is an error naming the column, even when gocql panics on it.
 func (rs *ResultSet) Scan(dest ...any) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

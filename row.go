@@ -129,18 +129,29 @@ func (c *cursor) release() {
 }
 
 // scan decodes the current row into dest (nil skips a column).
-func (c *cursor) scan(dest []any) error {
+//
+// gocql panics on some destinations, such as a slice of structs with
+// unexported fields for a list of tuples. Scan runs on the caller's
+// goroutine, so such a panic becomes an error naming the column, which
+// wraps a *PanicError.
+func (c *cursor) scan(dest []any) (err error) {
 	if !c.onRow {
 		return errNoRow
 	}
 	if len(dest) != len(c.raw) {
 		return fmt.Errorf("cassandra: Scan: got %d destinations for %d columns", len(dest), len(c.raw))
 	}
-	for i, d := range dest {
-		if d == nil {
+	i := 0
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("cassandra: Scan: column %q: cannot decode into %T: %w", c.name(i), dest[i], newPanicError(v))
+		}
+	}()
+	for ; i < len(dest); i++ {
+		if dest[i] == nil {
 			continue
 		}
-		if err := gocql.Unmarshal(c.raw[i].info, c.raw[i].data, d); err != nil {
+		if err := gocql.Unmarshal(c.raw[i].info, c.raw[i].data, dest[i]); err != nil {
 			return fmt.Errorf("cassandra: Scan: column %q: %w", c.name(i), err)
 		}
 	}

@@ -118,3 +118,19 @@ func Syscalls() (writes, reads int64) {
 	}
 	return writes, reads
 }
+
+// RSS returns this process's resident set size: the memory it holds in
+// RAM, Go's heap and everything else (the second field of
+// /proc/self/statm, in pages).
+func RSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}

@@ -33,3 +33,35 @@ func MedianCI(xs []float64) (med, lo, hi float64) {
 	slices.Sort(meds)
 	return med, meds[len(meds)*25/1000], meds[len(meds)*975/1000-1]
 }
+
+// Slope fits y = a + b·x to the points by least squares and returns b, the
+// change of y per unit of x, with r², the share of y's variance the line
+// explains. It returns zeros for fewer than two points or when every x is
+// the same.
+func Slope(xs, ys []float64) (b, r2 float64) {
+	n := float64(len(xs))
+	if len(xs) < 2 || len(xs) != len(ys) {
+		return 0, 0
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx, my = mx/n, my/n
+	var sxx, sxy, syy float64
+	for i := range xs {
+		dx, dy := xs[i]-mx, ys[i]-my
+		sxx += dx * dx
+		sxy += dx * dy
+		syy += dy * dy
+	}
+	if sxx == 0 {
+		return 0, 0
+	}
+	b = sxy / sxx
+	if syy > 0 {
+		r2 = sxy * sxy / (sxx * syy)
+	}
+	return b, r2
+}
