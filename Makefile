@@ -37,7 +37,7 @@ integration: cassandra-up secure-up
 ## test-faults: the 3-node fault tests (test/faults, build tag "faults"): they
 ## stop and restart node 2 of the local cluster, which cluster-up starts.
 test-faults: cluster-up
-	cd test && $(GO) test -race -count=1 -tags faults $(GOTESTFLAGS) ./faults/...
+	cd test && $(GO) test -race -count=1 -timeout 60m -tags faults $(GOTESTFLAGS) ./faults/...
 
 demo: cassandra-up
 	cd examples && $(GO) run ./quickstart
