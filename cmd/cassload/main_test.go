@@ -243,3 +243,13 @@ func TestIsIdent(t *testing.T) {
 	}
 	assert.False(t, isIdent(strings.Repeat("a", 49)))
 }
+
+// A caller refused with ErrOverloaded waits before its next operation, a
+// little longer after each refusal in a row: ten refusals take at least the
+// lower halves of 1, 2, 4, ..., 64, 100, 100, 100 ms.
+func TestPhaseBacksOffWhenOverloaded(t *testing.T) {
+	p := fakePhase(1, 10, func(int64) (int, error) { return 0, cassandra.ErrOverloaded })
+	elapsed := p.run(context.Background(), 0, func() {})
+	assert.Equal(t, int64(10), p.failed.Load())
+	assert.GreaterOrEqual(t, elapsed, (1+2+4+8+16+32+64+300)*time.Millisecond/2)
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -68,15 +70,16 @@ type phase struct {
 	ops      int64 // operations to run; 0 means until stop is set
 	timeout  time.Duration
 
-	next   atomic.Int64 // operations claimed
-	done   atomic.Int64 // operations finished, failed ones included
+	halt   chan struct{} // closed when stop is set
+	next   atomic.Int64  // operations claimed
+	done   atomic.Int64  // operations finished, failed ones included
 	failed atomic.Int64
 	stop   atomic.Bool
 	shards []*shard
 }
 
 func newPhase(w workload, r *runner, inFlight int, ops int64, timeout time.Duration) *phase {
-	p := &phase{w: w, r: r, inFlight: inFlight, ops: ops, timeout: timeout}
+	p := &phase{w: w, r: r, inFlight: inFlight, ops: ops, timeout: timeout, halt: make(chan struct{})}
 	for range min(inFlight, shardCount) {
 		p.shards = append(p.shards, &shard{hist: hdrhistogram.New(histLowest, histHighest, histDigits),
 			errs: map[string]int64{}, samples: map[string]string{}})
@@ -100,7 +103,10 @@ func (p *phase) run(ctx context.Context, d time.Duration, tick func()) time.Dura
 	}
 	if d > 0 {
 		// The phase is a span of time, so a timer ends it.
-		t := time.AfterFunc(d, func() { p.stop.Store(true) })
+		t := time.AfterFunc(d, func() {
+			p.stop.Store(true)
+			close(p.halt)
+		})
 		defer t.Stop()
 	}
 	finished := make(chan struct{})
@@ -121,6 +127,7 @@ func (p *phase) run(ctx context.Context, d time.Duration, tick func()) time.Dura
 }
 
 func (p *phase) loop(ctx context.Context, sh *shard) {
+	var backoff time.Duration
 	for !p.stop.Load() && ctx.Err() == nil {
 		i := p.next.Add(1) - 1
 		if p.ops > 0 && i >= p.ops {
@@ -139,6 +146,40 @@ func (p *phase) loop(ctx context.Context, sh *shard) {
 			p.failed.Add(1)
 		}
 		p.done.Add(1)
+		// A caller refused by a full queue (QueueFailFast) backs off before
+		// its next operation, as one using cassandra.Retry would, rather
+		// than spin on refusals and take the CPU the accepted requests need.
+		if !errors.Is(err, cassandra.ErrOverloaded) {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, minBackoff), maxBackoff)
+		if !p.pause(ctx, backoff/2+rand.N(backoff/2+1)) {
+			return
+		}
+	}
+}
+
+// Back-off of a caller refused with ErrOverloaded: from minBackoff,
+// doubling up to maxBackoff, each wait a random time between half and all
+// of it (cassandra.Backoff's defaults).
+const (
+	minBackoff = cassandra.DefaultOverloadMinBackoff
+	maxBackoff = cassandra.DefaultOverloadMaxBackoff
+)
+
+// pause waits for d, or until the phase stops or ctx ends; it reports
+// whether the phase goes on.
+func (p *phase) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.halt:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 
