@@ -10,15 +10,22 @@
 //	mixed   90% select, 10% insert, by key
 //	scan    a stream of -scan-rows rows, page by page (one operation per stream)
 //
-// and prints, per workload and level, the operations per second, latency
+// It prints, per workload and level, the operations per second, latency
 // percentiles (p50, p95, p99, p99.9, from an HDR histogram), errors by kind
 // (cassandra.ErrorKind), the client's CPU time per operation (getrusage),
 // and what the session's pool saw (mean time queued, peak queue depth, peak
-// busy workers): as a table, or as JSON with -json.
+// busy workers): as a table, or as JSON with -json. Throughput and
+// latencies are those of the operations that succeeded; the others are
+// counted by kind.
 //
 //	cassload                                        # every workload at 1, 64 and 512 in flight, 10 s each
 //	cassload -w select -c 16,64,256,1024 -d 30s     # where does latency start to climb?
 //	cassload -w insert -c 512 -workers 64 -queue 256 -policy failfast -json
+//
+// With -policy failfast, an operation refused with ErrOverloaded counts as an
+// error of kind "overloaded", and its caller backs off before the next one
+// (1 ms, doubling up to 100 ms while refusals go on), as one using
+// cassandra.Retry would.
 //
 // It talks to -hosts (default CASSANDRA_HOSTS, else 127.0.0.1) and creates
 // its own keyspace and table (-keyspace, -table) if they do not exist.
