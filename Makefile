@@ -17,7 +17,7 @@ MODULES     := . test test/docker otelcassandra promcassandra examples
 # The modules whose tests need a node.
 NODE_TESTS  := test otelcassandra promcassandra examples
 
-.PHONY: test unit integration test-faults demo lint bench load soak \
+.PHONY: test unit integration test-faults demo lint bench load soak bench-python \
         cassandra-up cassandra-down cassandra-status cluster-up secure-up secure-down \
         node-stop node-kill node-freeze node-thaw node-restart
 
@@ -57,6 +57,12 @@ load: cassandra-up
 SOAKFLAGS ?=
 soak: cassandra-up
 	cd test && $(GO) run ./cmd/soak $(SOAKFLAGS)
+
+## bench-python: this library (cmd/cassload) and the Python original
+## (async-cassandra, in bench/python/.venv) in turn, side by side; ROUNDS=4.
+ROUNDS ?= 4
+bench-python: cassandra-up
+	bash bench/python/compare.sh $(ROUNDS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
