@@ -209,12 +209,14 @@ func ErrorKind(err error) string {
 	switch {
 	case errors.As(err, &pe):
 		return "panic"
+	case errors.Is(err, ErrClosed), errors.Is(err, gocql.ErrSessionClosed):
+		// Before the context's errors: a request that Close ended may
+		// carry the driver's cancellation too.
+		return "closed"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "deadline"
-	case errors.Is(err, ErrClosed), errors.Is(err, gocql.ErrSessionClosed):
-		return "closed"
 	case errors.Is(err, ErrOverloaded):
 		return "overloaded"
 	case errors.Is(err, ErrNotFound):

@@ -317,7 +317,10 @@ wait_node() { # wait_node N: until CQL answers, or fail with the log's tail
       say "node $n ready: release_version $version after $((SECONDS - start))s"
       return 0
     fi
-    if ! pid_of "$n" >/dev/null; then
+    # Right after start the pid may still be setsid's, before it execs the
+    # JVM (its command line does not name the node yet): only a pid that is
+    # gone means the node exited.
+    if ! pid_of "$n" >/dev/null && ! kill -0 "$(cat "$(pid_file "$n")" 2>/dev/null)" 2>/dev/null; then
       say "node $n exited before it answered CQL; last lines of its log:"
       tail -n 40 "$(node_dir "$n")/logs/stdout.log" >&2 || true
       exit 1
