@@ -227,7 +227,9 @@ func ErrorKind(err error) string {
 		return "no_connections"
 	case errors.Is(err, gocql.ErrTimeoutNoResponse):
 		return "timeout"
-	case errors.Is(err, gocql.ErrConnectionClosed):
+	case isConnectionError(err):
+		// The connection broke under the request (closed, reset, EOF, a
+		// failed heartbeat): it may have been applied.
 		return "connection"
 	case isClientError(err):
 		return "client"

@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"errors"
+	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -214,10 +215,16 @@ func TestErrorKind(t *testing.T) {
 		"syntax":            &gocql.RequestErrSyntax{},
 		"server_overloaded": &gocql.RequestErrOverloaded{},
 		"no_connections":    gocql.ErrNoConnections,
+		"timeout":           gocql.ErrTimeoutNoResponse,
+		"connection":        gocql.ErrConnectionClosed,
 		"client":            errNilContext,
 		"other":             errors.New("something"),
 	} {
 		assert.Equal(t, want, ErrorKind(err), "%v", err)
+	}
+	// However the broken connection shows itself, it is a connection error.
+	for _, err := range []error{io.EOF, errNetReset, errConnClosedByWriting, errors.New(errHeartbeat)} {
+		assert.Equal(t, "connection", ErrorKind(wrapQueryError("s", 1, nil, err)), "%v", err)
 	}
 	// Every mistake in calling the library is a client error.
 	for _, err := range []error{

@@ -251,8 +251,19 @@ func isConnectionError(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.EPIPE),
 		errors.As(err, &netErr),
-		err.Error() == errHeartbeat:
+		heartbeatFailed(err):
 		return true
+	}
+	return false
+}
+
+// heartbeatFailed reports whether err, or an error it wraps, is gocql's
+// failed heartbeat.
+func heartbeatFailed(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == errHeartbeat {
+			return true
+		}
 	}
 	return false
 }

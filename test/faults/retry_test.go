@@ -23,7 +23,8 @@ type writeOutcome struct {
 	retried                     atomic.Int64 // writes sent more than once
 	maxAttempts                 atomic.Int64
 	mu                          sync.Mutex
-	kinds                       map[string]int // failures by ErrorKind
+	kinds                       map[string]int    // failures by ErrorKind
+	samples                     map[string]string // the first error of each kind
 	ackedIDs                    []int
 }
 
@@ -33,7 +34,7 @@ type writeOutcome struct {
 func writeWhileANodeDies(t *testing.T, s *cassandra.AsyncSession, table string, n, inFlight int, idempotent bool, killAfter, restartAfter time.Duration) *writeOutcome {
 	t.Helper()
 	const deadline = 10 * time.Second
-	out := &writeOutcome{kinds: map[string]int{}}
+	out := &writeOutcome{kinds: map[string]int{}, samples: map[string]string{}}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -82,7 +83,11 @@ func writeWhileANodeDies(t *testing.T, s *cassandra.AsyncSession, table string, 
 					attempts = qe.Attempts
 					out.failed.Add(1)
 					out.mu.Lock()
-					out.kinds[cassandra.ErrorKind(err)]++
+					kind := cassandra.ErrorKind(err)
+					out.kinds[kind]++
+					if _, ok := out.samples[kind]; !ok {
+						out.samples[kind] = err.Error()
+					}
 					out.mu.Unlock()
 				default:
 					t.Errorf("write %d: an error that is not a *QueryError: %v", i, err)
@@ -154,6 +159,9 @@ func TestWritesWhileANodeIsKilled(t *testing.T) {
 		out := writeWhileANodeDies(t, s, tc.table, n, inFlight, tc.idempotent, 2*time.Second, 10*time.Second)
 		t.Logf("idempotent=%v: %d acknowledged, %d failed %v, %d over the deadline, %d sent more than once (at most %d attempts)",
 			tc.idempotent, out.acked.Load(), out.failed.Load(), out.kinds, out.overDeadline.Load(), out.retried.Load(), out.maxAttempts.Load())
+		for kind, msg := range out.samples {
+			t.Logf("  %s, for example: %s", kind, msg)
+		}
 		assert.Equal(t, int64(n), out.acked.Load()+out.failed.Load(), "every write ended")
 		assert.Zero(t, out.overDeadline.Load(), "no write outlived its deadline")
 		if tc.idempotent {
