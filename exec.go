@@ -103,10 +103,15 @@ func (e *execution) cancel() {
 // Run sends the request and reads its pages, on a worker. Finish then
 // completes the future.
 func (e *execution) Run() {
+	sent := false // the request reached the driver
+	var began time.Time
 	defer func() {
 		if v := recover(); v != nil {
 			e.rs.Close()
 			e.err = wrapQueryError(e.stmt, 0, nil, newPanicError(v))
+		}
+		if sent {
+			e.s.adapt.end(began, e.rs.pages, e.err)
 		}
 	}()
 	if e.rec != nil {
@@ -118,6 +123,7 @@ func (e *execution) Run() {
 		return
 	}
 	rs := &e.rs
+	began, sent = e.s.adapt.begin(), true
 	for {
 		var iter *gocql.Iter
 		if e.batch != nil {

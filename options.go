@@ -65,6 +65,9 @@ type options struct {
 
 	checkInterval, checkTimeout time.Duration // WithHealthCheck; interval 0: no checks
 
+	adaptive    AdaptiveLimit // WithAdaptiveLimit (adaptive.go)
+	adaptiveSet bool
+
 	retryOptions              // WithRetryPolicy, WithSpeculativeExecution (retry.go)
 	connect      connectRetry // WithConnectRetry (connect.go)
 }
@@ -108,6 +111,9 @@ func (o *options) validate() error {
 	case o.checkInterval > 0 && o.checkTimeout <= 0:
 		return fmt.Errorf("cassandra: WithHealthCheck: timeout must be positive, got %v", o.checkTimeout)
 	}
+	if err := o.validateAdaptive(); err != nil {
+		return err
+	}
 	if err := o.validateRateLimit(); err != nil {
 		return err
 	}
@@ -123,7 +129,7 @@ func (o *options) poolConfig() pool.Config {
 }
 
 // WithWorkers sets how many requests a session runs at once (default
-// DefaultWorkers). Each request runs on a worker goroutine, which waits in
+// DefaultWorkers); with WithAdaptiveLimit, the most it may run. Each request runs on a worker goroutine, which waits in
 // the driver while the request is in flight. Workers start when first
 // needed and stay until the session closes, so a session that never has
 // many requests in flight has few goroutines.

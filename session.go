@@ -22,8 +22,9 @@ import (
 // none (those waits count against the caller's context). ExecuteConcurrent,
 // Shutdown and Close block, as each says.
 //
-// At most WithWorkers requests are in flight and at most WithQueue wait;
-// memory does not grow with offered load.
+// At most WithWorkers requests are in flight (fewer under
+// WithAdaptiveLimit) and at most WithQueue wait; memory does not grow with
+// offered load.
 //
 // An AsyncSession is safe for concurrent use by multiple goroutines.
 type AsyncSession struct {
@@ -35,6 +36,7 @@ type AsyncSession struct {
 	wire    *wire.HostDialer // the driver's connections, when they batch writes
 	hosts   *hostMonitor
 	limiter *limiter     // WithRateLimit; nil without a limit
+	adapt   *adaptive    // WithAdaptiveLimit; nil without it
 	retry   *RetryPolicy // the default each request holds its own binding of; nil: not ours (retry.go)
 
 	closed    atomic.Bool // Close has started: the driver session is going away
@@ -48,6 +50,9 @@ func newSession(c *AsyncCluster, gs *gocql.Session, m *metrics, wd *wire.HostDia
 	}
 	s := &AsyncSession{gs: gs, pool: p, opts: c.opts, cluster: c, metrics: m, wire: wd, hosts: hm}
 	s.limiter = newLimiter(&s.opts, s.now)
+	if s.opts.adaptiveSet {
+		s.adapt = newAdaptive(s.opts.adaptive, s.opts.workers, s.now, p.SetLimit)
+	}
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ type PoolStats struct {
 	// Levels.
 
 	Workers           int // the most requests that run at once (WithWorkers)
+	Limit             int // the most requests that start now: Workers, or the adaptive limit (WithAdaptiveLimit)
 	LiveWorkers       int // worker goroutines, busy or idle; they start on demand and stay until Close
 	BusyWorkers       int // requests running now: sent, or being sent, to Cassandra
 	QueueCapacity     int // the most requests that wait for a worker (WithQueue)
@@ -48,6 +49,7 @@ func (s *AsyncSession) Stats() PoolStats {
 	p := s.pool.Stats()
 	st := PoolStats{
 		Workers:             p.Workers,
+		Limit:               p.Limit,
 		LiveWorkers:         p.LiveWorkers,
 		BusyWorkers:         p.Running,
 		QueueCapacity:       p.QueueCapacity,

@@ -202,9 +202,14 @@ type streamFetch struct {
 // Run fetches the page on a worker and keeps it for Finish.
 func (f *streamFetch) Run() {
 	st := f.st
+	sent := false // the request reached the driver
+	var began time.Time
 	defer func() {
 		if v := recover(); v != nil {
 			f.page, f.err = nil, wrapQueryError(st.stmt, 0, nil, newPanicError(v))
+		}
+		if sent {
+			st.s.adapt.end(began, 1, f.err)
 		}
 	}()
 	ctx := st.ctx
@@ -219,6 +224,7 @@ func (f *streamFetch) Run() {
 	}
 	st.query.PageState(f.state)
 	start := st.s.now()
+	began, sent = st.s.adapt.begin(), true
 	it := st.query.IterContext(ctx)
 	page, err := newPage(it, f.number)
 	if err != nil {

@@ -196,8 +196,8 @@ func (s Snapshot) String() string {
 	fmt.Fprintf(w, "latency\t%s\n", win.Latency)
 	fmt.Fprintf(w, "queue wait\t%s\n", win.QueueWait)
 	for i, p := range s.Sessions {
-		fmt.Fprintf(w, "session %d\t%d workers (%d live, %d busy), queue %d of %d, %d submitted, %d rejected, %d expired\n",
-			i+1, p.Workers, p.LiveWorkers, p.BusyWorkers, p.QueueDepth, p.QueueCapacity, p.SubmitCount,
+		fmt.Fprintf(w, "session %d\t%d workers (limit %d, %d live, %d busy), queue %d of %d, %d submitted, %d rejected, %d expired\n",
+			i+1, p.Workers, p.Limit, p.LiveWorkers, p.BusyWorkers, p.QueueDepth, p.QueueCapacity, p.SubmitCount,
 			p.RejectedCount, p.ExpiredCount)
 	}
 	w.Flush()

@@ -40,6 +40,8 @@ func newPoolMetrics(ns string, cl prometheus.Labels) *poolMetrics {
 		levels: []poolDesc{
 			{d("pool_workers", "The most requests that may run at once (WithWorkers), summed over the open sessions."),
 				func(s *cassandra.PoolStats) float64 { return float64(s.Workers) }},
+			{d("pool_limit", "The most requests that may start now: the workers, or the adaptive limit (WithAdaptiveLimit), summed over the open sessions."),
+				func(s *cassandra.PoolStats) float64 { return float64(s.Limit) }},
 			{d("pool_busy_workers", "Requests running now: sent, or being sent, to Cassandra."),
 				func(s *cassandra.PoolStats) float64 { return float64(s.BusyWorkers) }},
 			{d("pool_queue_capacity", "The most requests that may wait for a worker (WithQueue), summed over the open sessions."),
@@ -107,6 +109,7 @@ func (p *poolMetrics) collect(ch chan<- prometheus.Metric) {
 		st := s.Stats()
 		addTotals(&sum, st)
 		sum.Workers += st.Workers
+		sum.Limit += st.Limit
 		sum.BusyWorkers += st.BusyWorkers
 		sum.QueueCapacity += st.QueueCapacity
 		sum.QueueDepth += st.QueueDepth

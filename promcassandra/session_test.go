@@ -69,6 +69,7 @@ func TestPoolMetricsFromSessions(t *testing.T) {
 
 	compare(t, c, "sessions", "gauge", "cassandra_client_sessions 2\n")
 	compare(t, c, "pool_workers", "gauge", "cassandra_client_pool_workers 4\n")
+	compare(t, c, "pool_limit", "gauge", "cassandra_client_pool_limit 4\n")
 	compare(t, c, "pool_busy_workers", "gauge", "cassandra_client_pool_busy_workers 2\n")
 	compare(t, c, "pool_queue_capacity", "gauge", "cassandra_client_pool_queue_capacity 8\n")
 	compare(t, c, "pool_queue_depth", "gauge", "cassandra_client_pool_queue_depth 1\n")
@@ -83,6 +84,7 @@ func TestPoolMetricsFromSessions(t *testing.T) {
 	// A closed session is gone from the levels; its totals are kept.
 	compare(t, c, "sessions", "gauge", "cassandra_client_sessions 1\n")
 	compare(t, c, "pool_workers", "gauge", "cassandra_client_pool_workers 2\n")
+	compare(t, c, "pool_limit", "gauge", "cassandra_client_pool_limit 2\n")
 	compare(t, c, "pool_busy_workers", "gauge", "cassandra_client_pool_busy_workers 0\n")
 	compare(t, c, "pool_queue_depth", "gauge", "cassandra_client_pool_queue_depth 0\n")
 	compare(t, c, "pool_submitted_total", "counter", "cassandra_client_pool_submitted_total 4\n")

@@ -103,12 +103,17 @@ type config struct {
 	workloads []string
 	levels    []int
 	ops       int64         // operations per level; 0 means run for duration
+	rate      float64       // open loop: operations started per second; 0 means closed loop
+	trace     time.Duration // how often the limit and the rates are traced; 0 means never
 	duration  time.Duration // per level, when ops is 0
 	warmup    time.Duration
 	timeout   time.Duration // per operation
 
 	workers     int
 	queue       int
+	adaptive    bool
+	adaptiveMin int
+	tolerance   float64
 	policy      cassandra.QueueFullPolicy
 	pageSize    int
 	prefetch    int
@@ -153,6 +158,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of each operation (a whole stream, for scan)")
 	fs.IntVar(&c.workers, "workers", cassandra.DefaultWorkers, "WithWorkers: requests the session runs at once")
 	fs.IntVar(&c.queue, "queue", cassandra.DefaultQueue, "WithQueue: requests that may wait for a worker")
+	fs.BoolVar(&c.adaptive, "adaptive", false, "WithAdaptiveLimit: the requests the session runs at once follow the cluster's latency, up to -workers")
+	fs.IntVar(&c.adaptiveMin, "adaptive-min", 0, "with -adaptive, AdaptiveLimit.Min (0: the default)")
+	fs.Float64Var(&c.tolerance, "adaptive-tolerance", 0, "with -adaptive, AdaptiveLimit.Tolerance (0: the default)")
+	fs.Float64Var(&c.rate, "rate", 0, "open loop: start this many operations per second whether or not earlier ones are done, with at most -c outstanding (0: closed loop, -c always in flight)")
+	fs.DurationVar(&c.trace, "trace", 0, "print the session's limit, busy workers, queue and rates every this often (0: never)")
 	fs.IntVar(&c.pageSize, "page-size", cassandra.DefaultPageSize, "WithPageSize: rows per page")
 	fs.IntVar(&c.prefetch, "prefetch", cassandra.DefaultPrefetch, "WithPrefetch: pages a stream fetches ahead of its reader")
 	fs.IntVar(&c.conns, "conns", 2, "gocql's NumConns: connections per host")
@@ -221,6 +231,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-workers, -page-size and -conns must be at least 1, -queue and -prefetch at least 0")
 	case c.size < 0 || c.rows < 1 || c.scanRows < 1:
 		return nil, errors.New("-rows and -scan-rows must be at least 1, -size at least 0")
+	case c.rate < 0 || c.rate != c.rate || c.rate > 1e7:
+		return nil, errors.New("-rate must be between 0 and 10,000,000 operations per second")
+	case c.trace < 0:
+		return nil, errors.New("-trace must not be negative")
+	case !c.adaptive && (c.adaptiveMin != 0 || c.tolerance != 0):
+		return nil, errors.New("-adaptive-min and -adaptive-tolerance need -adaptive")
 	}
 	return &c, nil
 }
@@ -263,13 +279,18 @@ func load(ctx context.Context, c *config, prog *progress) (*Report, error) {
 	cc.NumConns = c.conns
 	cc.Timeout = c.timeout + time.Second // the operation's deadline ends it first
 	cc.ConnectTimeout = 10 * time.Second
-	cluster, err := cassandra.NewAsyncCluster(cc,
+	opts := []cassandra.Option{
 		cassandra.WithWorkers(c.workers),
 		cassandra.WithQueue(c.queue),
 		cassandra.WithQueueFullPolicy(c.policy),
 		cassandra.WithPageSize(c.pageSize),
 		cassandra.WithPrefetch(c.prefetch),
-		cassandra.WithWriteBatching(c.batching))
+		cassandra.WithWriteBatching(c.batching),
+	}
+	if c.adaptive {
+		opts = append(opts, cassandra.WithAdaptiveLimit(cassandra.AdaptiveLimit{Min: c.adaptiveMin, Tolerance: c.tolerance}))
+	}
+	cluster, err := cassandra.NewAsyncCluster(cc, opts...)
 	if err != nil {
 		return nil, err
 	}

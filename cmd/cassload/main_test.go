@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,6 +55,16 @@ func TestFlagsSet(t *testing.T) {
 	assert.Equal(t, gocql.Quorum, c.consistency)
 	assert.Equal(t, "ks1", c.keyspace)
 	assert.Equal(t, "T_2", c.table)
+	assert.False(t, c.adaptive)
+	assert.Zero(t, c.rate)
+
+	c, err = parseFlags([]string{"-rate", "25000", "-trace", "500ms", "-adaptive", "-adaptive-min", "16", "-adaptive-tolerance", "1.5"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, 25000.0, c.rate)
+	assert.Equal(t, 500*time.Millisecond, c.trace)
+	assert.True(t, c.adaptive)
+	assert.Equal(t, 16, c.adaptiveMin)
+	assert.Equal(t, 1.5, c.tolerance)
 }
 
 func TestFlagsRejected(t *testing.T) {
@@ -71,6 +82,10 @@ func TestFlagsRejected(t *testing.T) {
 		{"-workers", "0"},
 		{"-rows", "0"},
 		{"-hosts", " , "},
+		{"-rate", "-5"},
+		{"-rate", "NaN"},
+		{"-trace", "-1s"},
+		{"-adaptive-min", "4"},
 		{"extra"},
 	} {
 		_, err := parseFlags(args, &bytes.Buffer{})
@@ -91,7 +106,7 @@ func TestRunExitStatus(t *testing.T) {
 // fakePhase runs op in a phase without a session.
 func fakePhase(inFlight int, ops int64, op func(i int64) (int, error)) *phase {
 	w := workload{op: func(_ *runner, _ context.Context, i int64) (int, error) { return op(i) }}
-	return newPhase(w, nil, inFlight, ops, time.Second)
+	return newPhase(w, nil, inFlight, ops, 0, time.Second)
 }
 
 func TestPhaseCountsOperationsAndErrorsByKind(t *testing.T) {
@@ -119,6 +134,37 @@ func TestPhaseCountsOperationsAndErrorsByKind(t *testing.T) {
 	assert.InDelta(t, 1.0, res.CPUPerOp, 1e-9, "1 ms of CPU over 1000 operations")
 	assert.Equal(t, &Pool{Requests: 800, PeakQueueDepth: 3, PeakBusyWorkers: 7}, res.Pool)
 	assert.Positive(t, res.OpsPerSec)
+}
+
+// In the open loop, arrivals keep coming on schedule while operations are
+// outstanding; those that find -c outstanding are missed, not queued.
+func TestOpenLoopMissesArrivalsBeyondTheLevel(t *testing.T) {
+	release := make(chan struct{})
+	w := workload{op: func(_ *runner, _ context.Context, _ int64) (int, error) {
+		<-release // the cluster answers nothing until every arrival has come
+		return 1, nil
+	}}
+	p := newPhase(w, nil, 5, 100, 20000, time.Second)
+	var once sync.Once
+	p.run(context.Background(), 0, func() {
+		if p.next.Load() >= 100 {
+			once.Do(func() { close(release) })
+		}
+	})
+	assert.Equal(t, int64(5), p.done.Load(), "only -c operations started")
+	assert.Equal(t, int64(95), p.missed.Load())
+	res := summarize("select", 5, time.Second, 0, p, cassandra.PoolStats{}, cassandra.PoolStats{}, 0, 0)
+	assert.Equal(t, int64(5), res.Ops)
+}
+
+// An open loop starts its operations on a fixed schedule, however fast
+// they finish.
+func TestOpenLoopKeepsItsSchedule(t *testing.T) {
+	w := workload{op: func(_ *runner, _ context.Context, _ int64) (int, error) { return 0, nil }}
+	p := newPhase(w, nil, 10, 50, 1000, time.Second)
+	elapsed := p.run(context.Background(), 0, func() {})
+	assert.Equal(t, int64(50), p.done.Load()+p.missed.Load())
+	assert.GreaterOrEqual(t, elapsed, 49*time.Millisecond, "50 arrivals at 1000/s take 49 ms at least")
 }
 
 func TestPhaseRunsForDuration(t *testing.T) {

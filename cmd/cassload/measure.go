@@ -67,19 +67,21 @@ type phase struct {
 	w        workload
 	r        *runner
 	inFlight int
-	ops      int64 // operations to run; 0 means until stop is set
+	ops      int64   // operations to run; 0 means until stop is set
+	rate     float64 // arrivals per second (open loop); 0 means closed loop
 	timeout  time.Duration
 
 	halt   chan struct{} // closed when stop is set
 	next   atomic.Int64  // operations claimed
 	done   atomic.Int64  // operations finished, failed ones included
 	failed atomic.Int64
+	missed atomic.Int64 // open loop: arrivals that found inFlight operations outstanding
 	stop   atomic.Bool
 	shards []*shard
 }
 
-func newPhase(w workload, r *runner, inFlight int, ops int64, timeout time.Duration) *phase {
-	p := &phase{w: w, r: r, inFlight: inFlight, ops: ops, timeout: timeout, halt: make(chan struct{})}
+func newPhase(w workload, r *runner, inFlight int, ops int64, rate float64, timeout time.Duration) *phase {
+	p := &phase{w: w, r: r, inFlight: inFlight, ops: ops, rate: rate, timeout: timeout, halt: make(chan struct{})}
 	for range min(inFlight, shardCount) {
 		p.shards = append(p.shards, &shard{hist: hdrhistogram.New(histLowest, histHighest, histDigits),
 			errs: map[string]int64{}, samples: map[string]string{}})
@@ -87,19 +89,29 @@ func newPhase(w workload, r *runner, inFlight int, ops int64, timeout time.Durat
 	return p
 }
 
-// run keeps inFlight operations going until ops have been claimed, or
-// until d has passed (when d > 0), or ctx ends, and returns when the last is
-// back: a level's time runs until its stragglers are in. tick is called
-// every sampleEvery meanwhile, on run's goroutine.
+// run keeps inFlight operations going (closed loop), or starts operations
+// at rate per second with at most inFlight outstanding (open loop), until
+// ops have been claimed, or until d has passed (when d > 0), or ctx ends,
+// and returns when the last is back: a level's time runs until its
+// stragglers are in. tick is called every sampleEvery meanwhile, on run's
+// goroutine.
 func (p *phase) run(ctx context.Context, d time.Duration, tick func()) time.Duration {
 	var wg sync.WaitGroup
 	start := time.Now()
-	for g := range p.inFlight {
+	if p.rate > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.loop(ctx, p.shards[g%len(p.shards)])
+			p.arrive(ctx, start, &wg)
 		}()
+	} else {
+		for g := range p.inFlight {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.loop(ctx, p.shards[g%len(p.shards)])
+			}()
+		}
 	}
 	if d > 0 {
 		// The phase is a span of time, so a timer ends it.
@@ -160,6 +172,67 @@ func (p *phase) loop(ctx context.Context, sh *shard) {
 	}
 }
 
+// arrivalTick is how often the open loop starts the operations that have
+// come due: arrivals are on a fixed schedule, and each is timed from its
+// scheduled instant, so that a late start counts against the latency.
+const arrivalTick = time.Millisecond
+
+// arrive is the open loop: operation i is due at start + i/rate, whether or
+// not earlier ones have finished. One that comes due with inFlight
+// operations outstanding is not started and counts as missed; its
+// caller, a user's request, would have had to wait or give up.
+func (p *phase) arrive(ctx context.Context, start time.Time, wg *sync.WaitGroup) {
+	var outstanding atomic.Int64
+	t := time.NewTicker(arrivalTick)
+	defer t.Stop()
+	for {
+		for {
+			i := p.next.Load()
+			if p.ops > 0 && i >= p.ops {
+				return
+			}
+			due := start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
+			if due.After(time.Now()) {
+				break
+			}
+			p.next.Add(1)
+			if outstanding.Load() >= int64(p.inFlight) {
+				p.missed.Add(1)
+				continue
+			}
+			outstanding.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer outstanding.Add(-1)
+				p.once(ctx, p.shards[int(i)%len(p.shards)], i, due)
+			}()
+		}
+		select {
+		case <-t.C:
+		case <-p.halt:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// once runs operation i of the open loop, timed from due.
+func (p *phase) once(ctx context.Context, sh *shard, i int64, due time.Time) {
+	octx, cancel := context.WithTimeout(ctx, p.timeout)
+	rows, err := p.w.op(p.r, octx, i)
+	cancel()
+	if ctx.Err() != nil {
+		return // interrupted: the operation is not counted
+	}
+	sh.record(time.Since(due), rows, err)
+	if err != nil {
+		p.failed.Add(1)
+	}
+	p.done.Add(1)
+}
+
 // Back-off of a caller refused with ErrOverloaded: from minBackoff,
 // doubling up to maxBackoff, each wait a random time between half and all
 // of it (cassandra.Backoff's defaults).
@@ -191,7 +264,7 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	r := newRunner(s, c)
 	label := fmt.Sprintf("%s, %d in flight", name, inFlight)
 	if c.warmup > 0 {
-		wp := newPhase(w, r, inFlight, 0, c.timeout)
+		wp := newPhase(w, r, inFlight, 0, c.rate, c.timeout)
 		prog.printf("%s: warming up", label)
 		wp.run(ctx, c.warmup, func() {})
 		if err := ctx.Err(); err != nil {
@@ -202,7 +275,7 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	// garbage and not for the warm-up's.
 	runtime.GC()
 
-	p := newPhase(w, r, inFlight, c.ops, c.timeout)
+	p := newPhase(w, r, inFlight, c.ops, c.rate, c.timeout)
 	var peakQueue, peakBusy int
 	sample := func() {
 		st := s.Stats()
@@ -216,9 +289,18 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	if c.ops > 0 {
 		d = 0
 	}
-	var shown time.Time
+	var (
+		shown, traced      time.Time
+		tracedOps, tracedE int64
+		trace              []TracePoint
+	)
+	traced = start
 	elapsed := p.run(ctx, d, func() {
 		sample()
+		if c.trace > 0 && time.Since(traced) >= c.trace {
+			trace, tracedOps, tracedE = appendTrace(trace, s.Stats(), p, start, traced, tracedOps, tracedE)
+			traced = time.Now()
+		}
 		if time.Since(shown) < progressEvery {
 			return
 		}
@@ -238,7 +320,26 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	return summarize(name, inFlight, elapsed, cpu, p, st0, st1, peakQueue, peakBusy), nil
+	res := summarize(name, inFlight, elapsed, cpu, p, st0, st1, peakQueue, peakBusy)
+	res.Rate = c.rate
+	res.Missed = p.missed.Load()
+	res.Trace = trace
+	return res, nil
+}
+
+// appendTrace adds the point for the interval that began at since: the
+// session's limit, busy workers and queue now, and the rates of the
+// operations that finished in the interval (done and failed are the
+// counts at its start).
+func appendTrace(trace []TracePoint, st cassandra.PoolStats, p *phase, start, since time.Time, done, failed int64) ([]TracePoint, int64, int64) {
+	now := time.Now()
+	secs := now.Sub(since).Seconds()
+	d, f := p.done.Load(), p.failed.Load()
+	trace = append(trace, TracePoint{
+		At: now.Sub(start).Seconds(), Limit: st.Limit, Busy: st.BusyWorkers, Queued: st.QueueDepth,
+		OpsPerSec: float64(d-f-(done-failed)) / secs, ErrorsPerSec: float64(f-failed) / secs,
+	})
+	return trace, d, f
 }
 
 // summarize turns a measured phase into its Result.

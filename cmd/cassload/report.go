@@ -40,6 +40,8 @@ type Settings struct {
 	Duration      string `json:"duration_per_level,omitempty"`
 	Warmup        string `json:"warmup"`
 	Timeout       string `json:"timeout"`
+	// Adaptive says that the session ran WithAdaptiveLimit.
+	Adaptive bool `json:"adaptive,omitempty"`
 }
 
 // Result is one workload at one level.
@@ -63,6 +65,25 @@ type Result struct {
 	// Pool is what the session's worker pool saw; nil for clients without
 	// one.
 	Pool *Pool `json:"pool,omitempty"`
+	// Rate is the offered load of an open-loop run, in operations per
+	// second (0 for a closed loop), and Missed counts its arrivals that
+	// found InFlight operations outstanding and were not started.
+	Rate   float64 `json:"rate,omitempty"`
+	Missed int64   `json:"missed,omitempty"`
+	// Trace samples the run every -trace.
+	Trace []TracePoint `json:"trace,omitempty"`
+}
+
+// TracePoint is the state of a run at one moment: the session's limit on
+// requests at once, its busy workers and queue, and the operations that
+// succeeded and failed per second since the previous point.
+type TracePoint struct {
+	At           float64 `json:"at_s"` // seconds into the measured run
+	Limit        int     `json:"limit"`
+	Busy         int     `json:"busy"`
+	Queued       int     `json:"queued"`
+	OpsPerSec    float64 `json:"ops_per_sec"`
+	ErrorsPerSec float64 `json:"errors_per_sec"`
 }
 
 // Latency holds percentiles, maximum and mean in microseconds.
@@ -99,7 +120,7 @@ func newReport(c *config) *Report {
 			Workers: c.workers, Queue: c.queue, Policy: policy, PageSize: c.pageSize, Prefetch: c.prefetch,
 			WriteBatching: c.batching, Conns: c.conns, Consistency: c.consistency.String(),
 			RowSize: c.size, Rows: c.rows, ScanRows: c.scanRows,
-			Warmup: c.warmup.String(), Timeout: c.timeout.String(),
+			Warmup: c.warmup.String(), Timeout: c.timeout.String(), Adaptive: c.adaptive,
 		},
 	}
 	if c.ops > 0 {
@@ -128,17 +149,41 @@ func writeReport(w io.Writer, rep *Report, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "%s: %s\n", rep.Tool, rep.Client)
 	fmt.Fprintf(w, "%s, hosts %s, table %s.%s\n", rep.Started, strings.Join(rep.Hosts, ","), rep.Keyspace, rep.Table)
-	fmt.Fprintf(w, "session: workers %d, queue %d, policy %s, page size %d, prefetch %d, write batching %s, %d connections per host, %s\n",
-		st.Workers, st.Queue, st.Policy, st.PageSize, st.Prefetch, batching, st.Conns, st.Consistency)
+	limit := ""
+	if st.Adaptive {
+		limit = " (adaptive limit)"
+	}
+	fmt.Fprintf(w, "session: workers %d%s, queue %d, policy %s, page size %d, prefetch %d, write batching %s, %d connections per host, %s\n",
+		st.Workers, limit, st.Queue, st.Policy, st.PageSize, st.Prefetch, batching, st.Conns, st.Consistency)
 	fmt.Fprintf(w, "load: %d-byte values, %d keys, scans of %d rows; %s per level after a %s warm-up, %s deadline per operation\n\n",
 		st.RowSize, st.Rows, st.ScanRows, per, st.Warmup, st.Timeout)
 	writeTable(w, rep.Results)
 	for _, r := range rep.Results {
+		if r.Rate > 0 {
+			fmt.Fprintf(w, "%s, %d in flight: open loop at %.0f ops/s offered, %d arrivals missed (all %d in flight)\n",
+				r.Workload, r.InFlight, r.Rate, r.Missed, r.InFlight)
+		}
 		for _, k := range slices.Sorted(maps.Keys(r.ErrorSamples)) {
 			fmt.Fprintf(w, "%s, %d in flight, first %s error: %s\n", r.Workload, r.InFlight, k, r.ErrorSamples[k])
 		}
 	}
+	for _, r := range rep.Results {
+		if len(r.Trace) > 0 {
+			fmt.Fprintf(w, "\n%s, %d in flight, over time:\n", r.Workload, r.InFlight)
+			writeTrace(w, r.Trace)
+		}
+	}
 	return nil
+}
+
+// writeTrace prints one line per trace point.
+func writeTrace(w io.Writer, trace []TracePoint) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "s\tlimit\tbusy\tqueued\tops/s\terrors/s\t")
+	for _, p := range trace {
+		fmt.Fprintf(tw, "%.1f\t%d\t%d\t%d\t%.0f\t%.0f\t\n", p.At, p.Limit, p.Busy, p.Queued, p.OpsPerSec, p.ErrorsPerSec)
+	}
+	tw.Flush()
 }
 
 // writeTable prints one line per result. Latencies are in milliseconds;

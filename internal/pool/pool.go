@@ -6,7 +6,8 @@
 // caller wait for room until its context ends (Wait). A queued task whose
 // context ends leaves the queue at once, is never run, and frees its place.
 // Memory does not grow with offered load: at most Workers tasks run and at
-// most Queue wait.
+// most Queue wait. SetLimit lowers (or raises again, up to Workers) how many
+// tasks may run at once while the pool is in use.
 package pool
 
 import (
@@ -61,7 +62,8 @@ type Pool struct {
 	cfg Config
 
 	mu       sync.Mutex
-	running  int           // tasks between start and the end of Run
+	limit    int           // most tasks that start running: Workers, or less (SetLimit)
+	running  int           // tasks between start and the end of Run; above limit only after SetLimit lowered it
 	idle     []chan Task   // parked workers, most recently parked last
 	queue    list.List     // *entry, oldest first
 	waiters  list.List     // *waiter, oldest first (Wait policy)
@@ -101,7 +103,7 @@ func New(cfg Config) (*Pool, error) {
 	case cfg.Policy != Wait && cfg.Policy != FailFast:
 		return nil, fmt.Errorf("pool: unknown policy %d", cfg.Policy)
 	}
-	return &Pool{cfg: cfg, drained: make(chan struct{})}, nil
+	return &Pool{cfg: cfg, limit: cfg.Workers, drained: make(chan struct{})}, nil
 }
 
 // Submit hands t to the pool. It returns nil if the pool accepted t, which
@@ -138,9 +140,9 @@ func (p *Pool) submit(ctx context.Context, t Task, policy Policy) error {
 		p.mu.Unlock()
 		return err
 	}
-	// The queue holds tasks only while every worker is busy, and waiters
+	// The queue holds tasks only while the limit is reached, and waiters
 	// exist only while the queue is full, so both checks keep FIFO order.
-	if p.running < p.cfg.Workers && p.queue.Len() == 0 {
+	if p.running < p.limit && p.queue.Len() == 0 {
 		p.counters.Submitted++
 		in := p.startLocked()
 		p.mu.Unlock()
@@ -226,24 +228,51 @@ func (p *Pool) expire(e *entry) {
 	p.admitLocked()
 	// A worker may have passed over a task whose context was ending (see
 	// nextLocked) and parked while a live task sat behind it.
-	type start struct {
-		t  Task
-		in chan Task
-	}
+	starts := p.fillLocked()
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+	launchAll(p, starts)
+	e.task.Drop(e.ctx.Err())
+}
+
+// start is a task taken from the queue and the worker it goes to.
+type start struct {
+	t  Task
+	in chan Task
+}
+
+// fillLocked takes queued tasks while the limit allows more to run; the
+// caller launches them once it has released the lock.
+func (p *Pool) fillLocked() []start {
 	var starts []start
-	for p.running < p.cfg.Workers {
+	for p.running < p.limit && !p.closed {
 		t := p.nextLocked()
 		if t == nil {
 			break
 		}
 		starts = append(starts, start{t, p.startLocked()})
 	}
-	p.checkDrainedLocked()
-	p.mu.Unlock()
+	return starts
+}
+
+func launchAll(p *Pool, starts []start) {
 	for _, s := range starts {
 		p.launch(s.t, s.in)
 	}
-	e.task.Drop(e.ctx.Err())
+}
+
+// SetLimit sets how many tasks may run at once, clamped to between 1 and
+// Workers, and returns the limit it set. Raising it starts queued tasks at
+// once; lowering it stops no running task, but none starts until fewer than
+// the new limit run.
+func (p *Pool) SetLimit(n int) int {
+	n = min(max(n, 1), p.cfg.Workers)
+	p.mu.Lock()
+	p.limit = n
+	starts := p.fillLocked()
+	p.mu.Unlock()
+	launchAll(p, starts)
+	return n
 }
 
 // admitLocked moves waiting submitters into the queue while it has room.
@@ -292,7 +321,10 @@ func (p *Pool) work(t Task) {
 		p.mu.Lock()
 		p.running--
 		p.counters.Completed++
-		next := p.nextLocked()
+		var next Task
+		if p.running < p.limit {
+			next = p.nextLocked()
+		}
 		switch {
 		case next != nil:
 			p.running++

@@ -16,6 +16,7 @@ type Counters struct {
 // Stats is a snapshot of a pool.
 type Stats struct {
 	Workers       int // most tasks that run at once
+	Limit         int // most tasks that start running now: Workers unless SetLimit lowered it
 	LiveWorkers   int // worker goroutines, running or parked
 	Running       int // tasks running now
 	QueueCapacity int // most tasks that wait
@@ -30,6 +31,7 @@ func (p *Pool) Stats() Stats {
 	defer p.mu.Unlock()
 	return Stats{
 		Workers:       p.cfg.Workers,
+		Limit:         p.limit,
 		LiveWorkers:   p.live,
 		Running:       p.running,
 		QueueCapacity: p.cfg.Queue,
