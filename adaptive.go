@@ -64,7 +64,7 @@ type AdaptiveLimit struct {
 // The limit follows the session's mean latency, so it suits a session
 // whose mix of work is steady; a session that runs both point reads and
 // long scans is better split into two. PoolStats.Limit and the exporters'
-// pool limit show the current value. docs/performance.md shows it under a
+// pool limit show the current value. docs/adaptive-limit.md shows it under a
 // load three times what a node sustains, and through a frozen node.
 func WithAdaptiveLimit(l AdaptiveLimit) Option {
 	return func(o *options) { o.adaptive, o.adaptiveSet = l, true }
