@@ -39,12 +39,12 @@
 //	rs, err := fut.Await(ctx)
 //
 // Execute returns at once. The query waits for a place in the pool (at most
-// WithWorkers run at once and at most WithQueue wait; see
-// WithQueueFullPolicy for what happens beyond), runs on a worker goroutine,
-// and completes the future. The context passed to Execute bounds the whole
-// life of the query, waiting included; the context passed to Await bounds
-// only that wait. Query builds per-query options, Batch builds batches, and
-// AwaitAll and AwaitAny wait for several futures.
+// WithWorkers run at once, or fewer under WithAdaptiveLimit, and at most
+// WithQueue wait; see WithQueueFullPolicy for what happens beyond), runs on
+// a worker goroutine, and completes the future. The context passed to
+// Execute bounds the whole life of the query, waiting included; the context
+// passed to Await bounds only that wait. Query builds per-query options,
+// Batch builds batches, and AwaitAll and AwaitAny wait for several futures.
 //
 // # Cancellation
 //
