@@ -41,7 +41,12 @@ type Rows interface {
 
 // CollectableRow is the current row as a RowToFunc sees it. Rows satisfies it.
 type CollectableRow interface {
+	// Columns returns the result's columns (Name, TypeInfo, Keyspace,
+	// Table), in the order Scan takes them.
 	Columns() []gocql.ColumnInfo
+	// Scan copies the current row's columns into dest, as Rows.Scan does:
+	// one destination per column, one per element for a tuple column, nil
+	// to skip a column.
 	Scan(dest ...any) error
 }
 

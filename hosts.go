@@ -54,15 +54,19 @@ type HostStatus struct {
 	// HostID is the host's host_id, the key the driver knows it by.
 	HostID string
 	// Address is the host's native protocol address, "ip:port".
-	Address          string
+	Address string
+	// Datacenter and Rack are the host's data center and rack, as the
+	// driver last reported them (from the cluster's system tables); empty
+	// when the driver does not know them.
 	Datacenter, Rack string
 	// Version is the host's Cassandra release (release_version, such as
 	// "5.0.2"): the one its last successful health check returned, else
 	// the one the driver read from the cluster's system tables.
 	Version string
-	// State is the host's state, and Since when it took that state (or
-	// when the session first saw the host).
+	// State is the host's state.
 	State HostState
+	// Since is when the host took State (or when the session first saw
+	// the host), on the session's clock (see WithClock).
 	Since time.Time
 	// Reason says which signal set State: the driver's host list or one of
 	// its events, or a health check (then with its error, if it failed).

@@ -94,11 +94,14 @@ func hostOf(s *AsyncSession, id string) (HostStatus, bool) {
 func waitHost(t *testing.T, s *AsyncSession, id, what string, cond func(HostStatus) bool) HostStatus {
 	t.Helper()
 	var last HostStatus
-	require.Eventually(t, func() bool {
+	var seen bool
+	if !assert.Eventually(t, func() bool {
 		h, ok := hostOf(s, id)
-		last = h
+		last, seen = h, ok
 		return ok && cond(h)
-	}, 10*time.Second, time.Millisecond, "%s; last status: %+v", what, last)
+	}, 10*time.Second, time.Millisecond) {
+		t.Fatalf("%s: not within 10 s; host listed: %v, last status: %+v", what, seen, last)
+	}
 	return last
 }
 

@@ -64,7 +64,18 @@ type PageCollector interface {
 // cluster opens and closes, for instance to report its pool's Stats.
 type SessionCollector interface {
 	Collector
+	// SessionOpened is called once for each session, by Connect on the
+	// goroutine that called it, when the session is set up and before
+	// Connect returns it; a HostCollector hears of the session's hosts
+	// only after this call.
 	SessionOpened(s *AsyncSession)
+	// SessionClosed is called once for each session that is closed, by the
+	// Close call that closes it (Shutdown and AsyncCluster.Close call
+	// Close), on that call's goroutine, once the session's workers have
+	// stopped and its driver session is closed; Close returns after it. If
+	// the cluster was closed while Connect was setting the session up,
+	// Connect closes the session at once, and SessionClosed follows
+	// SessionOpened on Connect's goroutine.
 	SessionClosed(s *AsyncSession)
 }
 
@@ -147,28 +158,52 @@ type RequestInfo struct {
 // AttemptInfo describes one attempt of the driver: one request sent to one
 // node.
 type AttemptInfo struct {
+	// Statement describes the statement (or the batch) the attempt sent,
+	// as RequestInfo.Statement does.
 	Statement Statement
 	// Attempt numbers the attempts of one page of a request from 0.
-	Attempt    int
+	Attempt int
+	// Start and End are the times just before the driver sent the attempt
+	// and just after it returned, answered or failed. The driver reads them
+	// from time.Now: WithClock does not apply.
 	Start, End time.Time
-	Host       string
+	// Host is the address ("ip:port") of the node the attempt was sent to.
+	Host string
 	// Rows is how many rows the attempt's answer holds.
-	Rows      int
-	Err       error
+	Rows int
+	// Err is nil when the node answered without an error, else the
+	// attempt's error as the driver returned it (not wrapped in a
+	// QueryError). A retry may still succeed after it.
+	Err error
+	// ErrorKind classifies Err (see ErrorKind); empty when Err is nil.
 	ErrorKind string
 }
 
 // PageFetchInfo describes the fetch of one page of a Stream.
 type PageFetchInfo struct {
+	// Statement describes the stream's statement.
 	Statement Statement
 	// Number is the page's position in the stream, from 1.
-	Number   int
-	Start    time.Time
+	Number int
+	// Start is when a worker sent the request for the page, on the
+	// session's clock (see WithClock): the time the fetch waited for a
+	// worker is not included.
+	Start time.Time
+	// Duration is the time from Start until the page arrived or the fetch
+	// failed, every attempt included.
 	Duration time.Duration
+	// Attempts is how many requests the driver sent for the page,
+	// retries and speculative executions included.
 	Attempts int
-	Rows     int
-	Host     string
-	Err      error
+	// Rows is how many rows the page holds, before any cut by the
+	// stream's MaxRows; zero when the fetch failed.
+	Rows int
+	// Host is the address ("ip:port") of the node the driver last sent
+	// the page's request to; empty if none.
+	Host string
+	// Err is nil when the page arrived, else the fetch's error, a
+	// *QueryError.
+	Err error
 	// ErrorKind classifies Err (see ErrorKind); empty when Err is nil.
 	ErrorKind string
 }

@@ -28,9 +28,13 @@ import (
 type ScanCheckpoint struct {
 	// Version is the format's version, ScanCheckpointVersion.
 	Version int `json:"version"`
-	// Keyspace and Table name the table scanned.
+	// Keyspace is the keyspace of the table scanned: the one the scan
+	// named (read as Table is), or the cluster configuration's Keyspace
+	// when the scan named the table alone.
 	Keyspace string `json:"keyspace"`
-	Table    string `json:"table"`
+	// Table is the name of the table scanned, as CQL reads it: an
+	// unquoted name lower-cased, a quoted one as written.
+	Table string `json:"table"`
 	// Statement is the query each range was read with, its bounds as bind
 	// markers.
 	Statement string `json:"statement"`
@@ -50,8 +54,14 @@ type ScanCheckpoint struct {
 // RangeCheckpoint is a token range the reader has read part of: every row
 // before PageState (a driver paging state, opaque) has been handed over.
 type RangeCheckpoint struct {
-	Range     TokenRange `json:"range"`
-	PageState []byte     `json:"page_state"`
+	// Range is the token range, Start exclusive and End inclusive (see
+	// TokenRange).
+	Range TokenRange `json:"range"`
+	// PageState is the driver's paging state after the last page of Range
+	// the reader finished: opaque, never empty, and valid only for the
+	// checkpoint's Statement. A scan resumed from the checkpoint reads the
+	// range on from there.
+	PageState []byte `json:"page_state"`
 }
 
 // ScanCheckpointVersion is the ScanCheckpoint format this package writes

@@ -28,8 +28,12 @@ const (
 // In JSON the tokens are strings: a 64-bit token does not survive tools
 // that read every number as a double.
 type TokenRange struct {
+	// Start is the range's lower bound, exclusive: the token Start itself
+	// is not in the range (a TableScan queries "token(pk) > Start").
 	Start int64 `json:"start,string"`
-	End   int64 `json:"end,string"`
+	// End is the range's upper bound, inclusive: the token End is in the
+	// range (a TableScan queries "token(pk) <= End").
+	End int64 `json:"end,string"`
 }
 
 // String formats the range as "(Start, End]".

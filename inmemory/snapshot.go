@@ -68,10 +68,15 @@ type Snapshot struct {
 // between WithWindow minus one interval and WithWindow long (shorter for
 // a collector younger than that).
 type WindowStats struct {
-	// Start is where the window begins, Duration its length up to the
-	// snapshot's Time; the window slides by Interval at a time.
-	Start    time.Time
+	// Start is where the window begins: the start of its oldest
+	// interval, or the collector's creation (Snapshot.Start) while the
+	// collector is younger than the window.
+	Start time.Time
+	// Duration is the window's length, from Start up to the snapshot's
+	// Time; zero, as is RequestsPerSecond, if Time is not after Start.
 	Duration time.Duration
+	// Interval is the step the window slides by: the window (WithWindow)
+	// divided by the number of intervals (WithIntervals).
 	Interval time.Duration
 
 	RequestCount      uint64  // requests that ended in the window
@@ -91,8 +96,15 @@ type WindowStats struct {
 // exact percentile of the durations, and lies between Min and Max, which,
 // with Mean, are exact. All are zero when Count is.
 type Distribution struct {
-	Count               uint64
-	Min, Mean, Max      time.Duration
+	// Count is how many durations the distribution holds: in a
+	// WindowStats, one per request, so it equals RequestCount.
+	Count uint64
+	// Min and Max are the shortest and the longest duration, Mean their
+	// average.
+	Min, Mean, Max time.Duration
+	// P50, P95, P99 and P999 are the 50th, 95th, 99th and 99.9th
+	// percentiles. In them a duration longer than an hour counts as one
+	// hour.
 	P50, P95, P99, P999 time.Duration
 }
 
