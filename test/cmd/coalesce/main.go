@@ -6,7 +6,10 @@
 //   - off: WriteCoalesceWaitTime 0, one write system call per frame;
 //   - wire: coalescing off and the batching connections of internal/wire,
 //     which send a frame at once when the socket is idle and gather the
-//     frames that arrive during a write into the next one.
+//     frames that arrive during a write into the next one;
+//   - library (with -configs): this library's AsyncSession with its
+//     defaults (write batching through internal/wire, 512 workers), each
+//     request an Execute awaited by its caller: what a user gets end to end.
 //
 // For each operation and number of requests in flight it runs the three in
 // rotation: one short slice each per round, in an order that changes every
@@ -47,6 +50,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/async-cassandra/cassandra"
 	"github.com/async-cassandra/cassandra/internal/wire"
 	"github.com/async-cassandra/cassandra/test/internal/node"
 	"github.com/async-cassandra/cassandra/test/internal/proc"
@@ -63,7 +67,18 @@ const (
 type config struct {
 	name    string
 	session *gocql.Session
-	dialer  *wire.HostDialer // nil except for wire
+	dialer  *wire.HostDialer        // nil except for wire
+	async   *cassandra.AsyncSession // the library's session, for library; session is its driver session
+	cluster *cassandra.AsyncCluster
+}
+
+// close closes the config's sessions.
+func (c config) close() {
+	if c.cluster != nil {
+		_ = c.cluster.Close()
+		return
+	}
+	c.session.Close()
 }
 
 func main() {
@@ -93,7 +108,7 @@ func main() {
 	}
 	defer func() {
 		for _, c := range configs {
-			c.session.Close()
+			c.close()
 		}
 	}()
 
@@ -102,16 +117,28 @@ func main() {
 	value := strings.Repeat("y", 100)
 	for _, op := range strings.Split(*ops, ",") {
 		op = strings.TrimSpace(op)
-		var run func(s *gocql.Session, i int) error
+		var run func(c *config, i int) error
+		ctx := context.Background()
 		switch op {
 		case "insert":
-			run = func(s *gocql.Session, i int) error {
-				return s.Query(insertStmt, i%rows, value).ExecContext(context.Background())
+			run = func(c *config, i int) error {
+				if c.async != nil {
+					_, err := c.async.Execute(ctx, insertStmt, i%rows, value).Await(ctx)
+					return err
+				}
+				return c.session.Query(insertStmt, i%rows, value).ExecContext(ctx)
 			}
 		case "select":
-			run = func(s *gocql.Session, i int) error {
+			run = func(c *config, i int) error {
 				var v string
-				return s.Query(selectStmt, i%rows).ScanContext(context.Background(), &v)
+				if c.async != nil {
+					rs, err := c.async.Execute(ctx, selectStmt, i%rows).Await(ctx)
+					if err != nil {
+						return err
+					}
+					return rs.One(&v)
+				}
+				return c.session.Query(selectStmt, i%rows).ScanContext(ctx, &v)
 			}
 		default:
 			log.Fatalf("coalesce: -op takes insert and select, not %q", op)
@@ -138,11 +165,11 @@ func order(r, n int) []int {
 
 // measure runs one operation at one level for every configuration in
 // rotation and prints the table.
-func measure(op string, c, rounds int, slice time.Duration, configs []config, run func(*gocql.Session, int) error) {
+func measure(op string, c, rounds int, slice time.Duration, configs []config, run func(*config, int) error) {
 	h := newHistograms(c)
 	// Warm up: connections, prepared statements, goroutine stacks.
 	for _, cfg := range configs {
-		if _, err := h.slice(c, slice/2, cfg.session, run); err != nil {
+		if _, err := h.slice(c, slice/2, &cfg, run); err != nil {
 			log.Fatalf("coalesce: %s %s c=%d: %v", op, cfg.name, c, err)
 		}
 	}
@@ -159,7 +186,7 @@ func measure(op string, c, rounds int, slice time.Duration, configs []config, ru
 	for r := range rounds {
 		for _, i := range order(r, len(configs)) {
 			h.reset()
-			s, err := h.slice(c, slice, configs[i].session, run)
+			s, err := h.slice(c, slice, &configs[i], run)
 			if err != nil {
 				log.Fatalf("coalesce: %s %s c=%d: %v", op, configs[i].name, c, err)
 			}
@@ -259,7 +286,7 @@ func (h histograms) mergeInto(dst *hdrhistogram.Histogram) {
 // slice keeps c goroutines calling run for d, then waits for the requests
 // in flight: the slice's time runs until the last is back, so that each
 // configuration pays for its own stragglers.
-func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*gocql.Session, int) error) (sample, error) {
+func (h histograms) slice(c int, d time.Duration, cfg *config, run func(*config, int) error) (sample, error) {
 	var (
 		stop   atomic.Bool
 		next   atomic.Int64
@@ -277,7 +304,7 @@ func (h histograms) slice(c int, d time.Duration, s *gocql.Session, run func(*go
 			hist := h[g]
 			for !stop.Load() {
 				t0 := time.Now()
-				if err := run(s, int(next.Add(1))); err != nil {
+				if err := run(cfg, int(next.Add(1))); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}
@@ -325,7 +352,7 @@ func connect(keyspace string, names []string) ([]config, error) {
 	var configs []config
 	closeAll := func() {
 		for _, c := range configs {
-			c.session.Close()
+			c.close()
 		}
 	}
 	for _, name := range names {
@@ -342,6 +369,20 @@ func connect(keyspace string, names []string) ([]config, error) {
 				closeAll()
 				return nil, err
 			}
+		case "library":
+			cl, err := cassandra.NewAsyncCluster(cfg)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			as, err := cl.Connect(ctx)
+			if err != nil {
+				_ = cl.Close()
+				closeAll()
+				return nil, err
+			}
+			configs = append(configs, config{name: name, session: as.Gocql(), async: as, cluster: cl})
+			continue
 		default:
 			closeAll()
 			return nil, fmt.Errorf("unknown configuration %q", name)
