@@ -129,10 +129,11 @@ func (o *options) poolConfig() pool.Config {
 }
 
 // WithWorkers sets how many requests a session runs at once (default
-// DefaultWorkers); with WithAdaptiveLimit, the most it may run. Each request runs on a worker goroutine, which waits in
-// the driver while the request is in flight. Workers start when first
-// needed and stay until the session closes, so a session that never has
-// many requests in flight has few goroutines.
+// DefaultWorkers); with WithAdaptiveLimit, the most it may run. Each
+// request runs on a worker goroutine, which waits in the driver while the
+// request is in flight. Workers start when first needed and stay until the
+// session closes, so a session that never has many requests in flight has
+// few goroutines.
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
 // WithQueue sets how many requests may wait for a worker (default
