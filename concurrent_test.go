@@ -177,9 +177,15 @@ func TestExecuteConcurrentStopsAtFirstError(t *testing.T) {
 	const n, bad, inFlight = 1000, 500, 8
 	var pulled atomic.Int64
 	o := newOutcomes(t)
+	pulledAtFailure := int64(-1)
 	st, err := s.ExecuteConcurrent(context.Background(), concStmt,
 		items(n, func(i int) bool { return i == bad }, &pulled),
-		InFlight(inFlight), OnResult(o.record))
+		InFlight(inFlight), OnResult(func(r ItemResult) {
+			if r.Index == bad {
+				pulledAtFailure = pulled.Load()
+			}
+			o.record(r)
+		}))
 
 	var ie *ItemError
 	require.ErrorAs(t, err, &ie)
@@ -193,11 +199,12 @@ func TestExecuteConcurrentStopsAtFirstError(t *testing.T) {
 
 	assert.Equal(t, 1, st.Failed)
 	assertSettled(t, st, o)
-	// Items after the failure were not taken, beyond those already in
-	// flight or waiting for a place when it was reported.
+	// No item was taken once the failure was reported. (Before that, other
+	// items go on completing and being replaced while the failing one is
+	// still on its worker, so how many follow it depends on scheduling.)
 	assert.Equal(t, int64(st.Items), pulled.Load(), "no item taken without being reported")
 	assert.Greater(t, st.Items, bad)
-	assert.LessOrEqual(t, st.Items, bad+inFlight+1)
+	assert.Equal(t, pulledAtFailure, pulled.Load(), "no item taken after the failure was reported")
 	assert.ErrorIs(t, o.errs[bad], me)
 	for i, err := range o.errs {
 		if i != bad && err != nil {
