@@ -117,7 +117,7 @@ func TestAdaptiveOverloadSignals(t *testing.T) {
 		before := f.limitNow()
 		assert.Equal(t, int(float64(before)*0.8+0.5), f.window(1, time.Millisecond, err), "%v", err)
 	}
-	for _, err := range []error{context.Canceled, ErrClosed, &gocql.RequestErrUnavailable{}, ErrNotFound} {
+	for _, err := range []error{context.Canceled, ErrClosed, &gocql.RequestErrUnavailable{}, ErrNotFound, ErrOverloaded} {
 		f := newFakeLimiter(AdaptiveLimit{Min: 10}, 512)
 		f.window(10, time.Millisecond, nil)
 		n := len(f.set)

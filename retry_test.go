@@ -130,6 +130,7 @@ func TestRetryPolicyRules(t *testing.T) {
 		{"connection reset", errNetReset, next},
 		{"broken pipe, wrapped", errConnClosedByWriting, next},
 		{"heartbeat failed", errors.New(errHeartbeat), next},
+		{"heartbeat failed, wrapped", fmt.Errorf("gocql: closing connection: %w", errors.New(errHeartbeat)), next},
 		{"context canceled", context.Canceled, never},
 		{"context deadline", fmt.Errorf("wrapped: %w", context.DeadlineExceeded), never},
 		{"a value that cannot be encoded", gocql.MarshalError("cannot marshal"), never},

@@ -167,6 +167,28 @@ func TestOpenLoopKeepsItsSchedule(t *testing.T) {
 	assert.GreaterOrEqual(t, elapsed, 49*time.Millisecond, "50 arrivals at 1000/s take 49 ms at least")
 }
 
+// A trace point holds the pool's levels then and the rates since the
+// previous point; none is taken before -trace has passed.
+func TestTracer(t *testing.T) {
+	p := fakePhase(1, 0, nil)
+	stats := func() cassandra.PoolStats { return cassandra.PoolStats{Limit: 40, BusyWorkers: 30, QueueDepth: 5} }
+	start := time.Now().Add(-2 * time.Second)
+	tr := &tracer{every: time.Second, start: start, last: start}
+	p.done.Store(10)
+	p.failed.Store(2)
+	tr.sample(stats, p)
+	require.Len(t, tr.points, 1)
+	pt := tr.points[0]
+	assert.Equal(t, []int{40, 30, 5}, []int{pt.Limit, pt.Busy, pt.Queued})
+	assert.InDelta(t, 4, pt.OpsPerSec, 0.1, "8 successes over 2 s")
+	assert.InDelta(t, 1, pt.ErrorsPerSec, 0.1, "2 failures over 2 s")
+	tr.sample(stats, p)
+	assert.Len(t, tr.points, 1, "not again before -trace has passed")
+	off := &tracer{start: start, last: start}
+	off.sample(stats, p)
+	assert.Empty(t, off.points, "-trace 0 traces nothing")
+}
+
 func TestPhaseRunsForDuration(t *testing.T) {
 	var calls atomic.Int64
 	p := fakePhase(3, 0, func(int64) (int, error) {

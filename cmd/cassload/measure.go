@@ -145,19 +145,10 @@ func (p *phase) loop(ctx context.Context, sh *shard) {
 		if p.ops > 0 && i >= p.ops {
 			return
 		}
-		octx, cancel := context.WithTimeout(ctx, p.timeout)
-		t0 := time.Now()
-		rows, err := p.w.op(p.r, octx, i)
-		elapsed := time.Since(t0)
-		cancel()
-		if ctx.Err() != nil {
-			return // interrupted: the operation is not counted
+		counted, err := p.runOne(ctx, sh, i, time.Now())
+		if !counted {
+			return
 		}
-		sh.record(elapsed, rows, err)
-		if err != nil {
-			p.failed.Add(1)
-		}
-		p.done.Add(1)
 		// A caller refused by a full queue (QueueFailFast) backs off before
 		// its next operation, as one using cassandra.Retry would, rather
 		// than spin on refusals and take the CPU the accepted requests need.
@@ -205,7 +196,7 @@ func (p *phase) arrive(ctx context.Context, start time.Time, wg *sync.WaitGroup)
 			go func() {
 				defer wg.Done()
 				defer outstanding.Add(-1)
-				p.once(ctx, p.shards[int(i)%len(p.shards)], i, due)
+				p.runOne(ctx, p.shards[int(i)%len(p.shards)], i, due)
 			}()
 		}
 		select {
@@ -218,19 +209,22 @@ func (p *phase) arrive(ctx context.Context, start time.Time, wg *sync.WaitGroup)
 	}
 }
 
-// once runs operation i of the open loop, timed from due.
-func (p *phase) once(ctx context.Context, sh *shard, i int64, due time.Time) {
+// runOne runs operation i and records it in sh, its latency measured from
+// from: when it started (closed loop) or when it was due (open loop). It
+// reports false, and records nothing, if ctx ended meanwhile.
+func (p *phase) runOne(ctx context.Context, sh *shard, i int64, from time.Time) (counted bool, err error) {
 	octx, cancel := context.WithTimeout(ctx, p.timeout)
 	rows, err := p.w.op(p.r, octx, i)
 	cancel()
 	if ctx.Err() != nil {
-		return // interrupted: the operation is not counted
+		return false, err // interrupted: the operation is not counted
 	}
-	sh.record(time.Since(due), rows, err)
+	sh.record(time.Since(from), rows, err)
 	if err != nil {
 		p.failed.Add(1)
 	}
 	p.done.Add(1)
+	return true, err
 }
 
 // Back-off of a caller refused with ErrOverloaded: from minBackoff,
@@ -289,18 +283,11 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	if c.ops > 0 {
 		d = 0
 	}
-	var (
-		shown, traced      time.Time
-		tracedOps, tracedE int64
-		trace              []TracePoint
-	)
-	traced = start
+	var shown time.Time
+	tr := &tracer{every: c.trace, start: start, last: start}
 	elapsed := p.run(ctx, d, func() {
 		sample()
-		if c.trace > 0 && time.Since(traced) >= c.trace {
-			trace, tracedOps, tracedE = appendTrace(trace, s.Stats(), p, start, traced, tracedOps, tracedE)
-			traced = time.Now()
-		}
+		tr.sample(s.Stats, p)
 		if time.Since(shown) < progressEvery {
 			return
 		}
@@ -323,23 +310,35 @@ func measure(ctx context.Context, s *cassandra.AsyncSession, c *config, name str
 	res := summarize(name, inFlight, elapsed, cpu, p, st0, st1, peakQueue, peakBusy)
 	res.Rate = c.rate
 	res.Missed = p.missed.Load()
-	res.Trace = trace
+	res.Trace = tr.points
 	return res, nil
 }
 
-// appendTrace adds the point for the interval that began at since: the
-// session's limit, busy workers and queue now, and the rates of the
-// operations that finished in the interval (done and failed are the
-// counts at its start).
-func appendTrace(trace []TracePoint, st cassandra.PoolStats, p *phase, start, since time.Time, done, failed int64) ([]TracePoint, int64, int64) {
+// tracer samples a measured run every -trace: the session's limit, busy
+// workers and queue, and the rates of the operations that finished since
+// the previous point.
+type tracer struct {
+	every        time.Duration // 0: never
+	start, last  time.Time     // the run's start; the previous point's time
+	done, failed int64         // the phase's counts at the previous point
+	points       []TracePoint
+}
+
+// sample adds a point if every has passed since the last one.
+func (t *tracer) sample(stats func() cassandra.PoolStats, p *phase) {
 	now := time.Now()
-	secs := now.Sub(since).Seconds()
-	d, f := p.done.Load(), p.failed.Load()
-	trace = append(trace, TracePoint{
-		At: now.Sub(start).Seconds(), Limit: st.Limit, Busy: st.BusyWorkers, Queued: st.QueueDepth,
-		OpsPerSec: float64(d-f-(done-failed)) / secs, ErrorsPerSec: float64(f-failed) / secs,
+	if t.every <= 0 || now.Sub(t.last) < t.every {
+		return
+	}
+	st := stats()
+	secs := now.Sub(t.last).Seconds()
+	done, failed := p.done.Load(), p.failed.Load()
+	t.points = append(t.points, TracePoint{
+		At: now.Sub(t.start).Seconds(), Limit: st.Limit, Busy: st.BusyWorkers, Queued: st.QueueDepth,
+		OpsPerSec:    float64((done-failed)-(t.done-t.failed)) / secs,
+		ErrorsPerSec: float64(failed-t.failed) / secs,
 	})
-	return trace, d, f
+	t.last, t.done, t.failed = now, done, failed
 }
 
 // summarize turns a measured phase into its Result.

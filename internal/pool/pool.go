@@ -231,7 +231,7 @@ func (p *Pool) expire(e *entry) {
 	starts := p.fillLocked()
 	p.checkDrainedLocked()
 	p.mu.Unlock()
-	launchAll(p, starts)
+	p.launchAll(starts)
 	e.task.Drop(e.ctx.Err())
 }
 
@@ -255,7 +255,8 @@ func (p *Pool) fillLocked() []start {
 	return starts
 }
 
-func launchAll(p *Pool, starts []start) {
+// launchAll hands each start's task to its worker.
+func (p *Pool) launchAll(starts []start) {
 	for _, s := range starts {
 		p.launch(s.t, s.in)
 	}
@@ -271,7 +272,7 @@ func (p *Pool) SetLimit(n int) int {
 	p.limit = n
 	starts := p.fillLocked()
 	p.mu.Unlock()
-	launchAll(p, starts)
+	p.launchAll(starts)
 	return n
 }
 
