@@ -64,16 +64,19 @@ func hostID(t *testing.T, s *cassandra.AsyncSession, n int) string {
 	return ""
 }
 
-// A stream of 200,000 rows read while node 2 is killed either completes
-// with every row, or ends with a typed error after which a stream resumed
-// from its last PageState reads the rest: no duplicates, no gaps.
+// Two streams over the same 200,000 rows are read while node 2 is killed:
+// one may use any node (idempotent, so gocql fetches a page again
+// elsewhere) and either completes with every row or ends with a typed
+// error; the other is pinned to node 2 (Query.HostID), so it must end
+// with a typed error. A stream resumed from the last PageState on another
+// node reads the rest: no duplicates, no gaps in either.
 func TestStreamWhileANodeIsKilled(t *testing.T) {
 	s := connectCluster(t)
 	ks := newKeyspace(t, s, "fault_stream")
 	const n = 200_000
 	load(t, s, ks+".rows", n)
+	id2 := hostID(t, s, 2)
 
-	seen := make(map[int]int, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	stmt := `SELECT id, v FROM ` + ks + `.rows`
@@ -83,51 +86,84 @@ func TestStreamWhileANodeIsKilled(t *testing.T) {
 			nodeSh(t, "restart", "2")
 		}
 	}()
-	st := s.Query(stmt).PageSize(1000).Idempotent(true).Stream(ctx)
-	rows := 0
-	for st.Next() {
-		var id, v int
-		require.NoError(t, st.Scan(&id, &v))
-		seen[id]++
-		rows++
-		if rows == 20_000 && !killed {
-			nodeSh(t, "kill", "2")
-			killed = true
-		}
+	type read struct {
+		name        string
+		st          *cassandra.Stream
+		seen        map[int]int
+		rows, after int
 	}
-	resumed := 0
-	if err := st.Err(); err != nil {
+	reads := []*read{
+		{name: "any node", st: s.Query(stmt).PageSize(1000).Idempotent(true).Stream(ctx)},
+		{name: "pinned to node 2", st: s.Query(stmt).PageSize(1000).HostID(id2).Stream(ctx)},
+	}
+	next := func(r *read) bool {
+		if !r.st.Next() {
+			return false
+		}
+		var id, v int
+		require.NoError(t, r.st.Scan(&id, &v))
+		require.Equal(t, id*3, v, "id %d", id)
+		r.seen[id]++
+		r.rows++
+		return true
+	}
+	for _, r := range reads {
+		r.seen = make(map[int]int, n)
+		for r.rows < 20_000 {
+			if !next(r) {
+				break
+			}
+		}
+		require.Equal(t, 20_000, r.rows, "%s: rows before the kill (%v)", r.name, r.st.Err())
+	}
+	nodeSh(t, "kill", "2")
+	killed = true
+
+	for _, r := range reads {
+		for {
+			if !next(r) {
+				break
+			}
+		}
+		err := r.st.Err()
+		if r.name == "pinned to node 2" {
+			require.Error(t, err, "a stream pinned to a killed node cannot complete")
+		}
+		if err == nil {
+			t.Logf("%s: the stream completed, %d rows while node 2 was killed", r.name, r.rows)
+			continue
+		}
 		var qe *cassandra.QueryError
-		require.ErrorAs(t, err, &qe, "a typed error")
-		t.Logf("the stream ended after %d rows with %v (%s); resuming", rows, err, cassandra.ErrorKind(err))
-		rest := s.Query(stmt).PageSize(1000).Idempotent(true).PageState(st.PageState()).Stream(ctx)
+		require.ErrorAs(t, err, &qe, "%s: a typed error", r.name)
+		t.Logf("%s: the stream ended after %d rows with %v (%s); resuming on any node", r.name, r.rows, err, cassandra.ErrorKind(err))
+		rest := s.Query(stmt).PageSize(1000).Idempotent(true).PageState(r.st.PageState()).Stream(ctx)
 		for rest.Next() {
 			var id, v int
 			require.NoError(t, rest.Scan(&id, &v))
-			seen[id]++
-			resumed++
+			r.seen[id]++
+			r.after++
 		}
-		require.NoError(t, rest.Err())
-	} else {
-		t.Logf("the stream completed: %d rows while node 2 was killed", rows)
+		require.NoError(t, rest.Err(), "%s: the resumed stream", r.name)
 	}
 	nodeSh(t, "restart", "2")
 	killed = false
 
-	dups, gaps := 0, 0
-	for i := range n {
-		switch seen[i] {
-		case 0:
-			gaps++
-		case 1:
-		default:
-			dups++
+	for _, r := range reads {
+		dups, gaps := 0, 0
+		for i := range n {
+			switch r.seen[i] {
+			case 0:
+				gaps++
+			case 1:
+			default:
+				dups++
+			}
 		}
+		assert.Zero(t, gaps, "%s: rows never read", r.name)
+		assert.Zero(t, dups, "%s: rows read twice", r.name)
+		assert.Len(t, r.seen, n, r.name)
+		t.Logf("%s: read %d rows, then %d after resuming", r.name, r.rows, r.after)
 	}
-	assert.Zero(t, gaps, "rows never read")
-	assert.Zero(t, dups, "rows read twice")
-	assert.Len(t, seen, n)
-	t.Logf("read %d rows, then %d after resuming", rows, resumed)
 }
 
 // With two nodes of three killed, QUORUM fails fast with a typed
@@ -175,7 +211,7 @@ func TestTwoNodesDown(t *testing.T) {
 	var v int
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rs, err := s.Query(`SELECT v FROM ` + ks + `.rows WHERE id = 1`).Consistency(gocql.One).Execute(ctx).Await(ctx)
+	rs, err := s.Query(`SELECT v FROM ` + ks + `.rows WHERE id = 1`).Consistency(gocql.One).Idempotent(true).Execute(ctx).Await(ctx)
 	require.NoError(t, err, "ONE still works")
 	require.NoError(t, rs.One(&v))
 	assert.Equal(t, 3, v)

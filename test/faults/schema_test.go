@@ -107,7 +107,7 @@ func TestSchemaSurvivesAKilledNode(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.Gocql().AwaitSchemaAgreement(ctx), "the cluster agrees on its schema")
 	got := map[int]int{}
-	st := s.Query(`SELECT id, v FROM ` + ks + `.rows`).PageSize(300).Stream(ctx)
+	st := s.Query(`SELECT id, v FROM ` + ks + `.rows`).PageSize(300).Idempotent(true).Stream(ctx)
 	for st.Next() {
 		var id, v int
 		require.NoError(t, st.Scan(&id, &v))
