@@ -28,10 +28,11 @@ unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
 ## integration: tests against a real node, started first if none answers
-## (promcassandra's end-to-end test and the examples' tests need the node
-## too), and against the secure node (test/secure: TLS and a password),
-## started first as well.
+## (promcassandra's end-to-end test, the examples' tests and the package's
+## Example functions with output need the node too), and against the
+## secure node (test/secure: TLS and a password), started first as well.
 integration: cassandra-up secure-up
+	CASSANDRA_HOSTS=$${CASSANDRA_HOSTS:-127.0.0.1} $(GO) test -race -count=1 -run '^Example' $(GOTESTFLAGS) .
 	@for m in $(NODE_TESTS); do echo "cd $$m && go test -race ./..."; (cd $$m && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...) || exit 1; done
 
 ## test-faults: the 3-node fault tests (test/faults, build tag "faults"): they

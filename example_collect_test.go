@@ -7,26 +7,24 @@ import (
 	"log"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
 	"github.com/async-cassandra/cassandra"
 )
 
-// These examples need a Cassandra node, so they are compiled but not run;
-// connect is in example_test.go.
+// These examples run against the node named by CASSANDRA_HOSTS (see
+// example_main_test.go).
 
 func ExampleCollectRows() {
 	ctx := context.Background()
-	session := connect(ctx) // see example_test.go
+	session := connect(ctx) // see example_main_test.go
 	defer session.Close()
 
 	// Columns match fields by tag, by name or by snake_case name, ignoring case.
 	type User struct {
-		ID        gocql.UUID
+		ID        int
 		FullName  string    `cql:"name"`
 		CreatedAt time.Time // created_at
 	}
-	rs, err := session.Execute(ctx, "SELECT id, name, created_at FROM app.users").Await(ctx)
+	rs, err := session.Execute(ctx, "SELECT id, name, created_at FROM shop.users").Await(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -35,17 +33,20 @@ func ExampleCollectRows() {
 		log.Fatal(err)
 	}
 	for _, u := range users {
-		fmt.Println(u.ID, u.FullName, u.CreatedAt)
+		fmt.Println(u.ID, u.FullName, u.CreatedAt.Format(time.DateOnly))
 	}
+	// Unordered output:
+	// 42 Ada 2025-12-10
+	// 7 Grace 2026-01-09
+	// 3 Edsger 2026-05-11
 }
 
 func ExampleCollectOneRow() {
 	ctx := context.Background()
 	session := connect(ctx)
 	defer session.Close()
-	id := gocql.TimeUUID()
 
-	rs, err := session.Execute(ctx, "SELECT name FROM app.users WHERE id = ?", id).Await(ctx)
+	rs, err := session.Execute(ctx, "SELECT name FROM shop.users WHERE id = ?", 404).Await(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,6 +59,7 @@ func ExampleCollectOneRow() {
 	default:
 		fmt.Println(name)
 	}
+	// Output: no such user
 }
 
 func ExampleForEachRow() {
@@ -65,19 +67,23 @@ func ExampleForEachRow() {
 	session := connect(ctx)
 	defer session.Close()
 
-	rs, err := session.Execute(ctx, "SELECT name, logins FROM app.users").Await(ctx)
+	rs, err := session.Execute(ctx, "SELECT id, name FROM shop.users").Await(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	var (
-		name   string
-		logins int64
+		id   int
+		name string
 	)
-	err = cassandra.ForEachRow(rs, []any{&name, &logins}, func() error {
-		fmt.Println(name, logins)
+	err = cassandra.ForEachRow(rs, []any{&id, &name}, func() error {
+		fmt.Println(id, name)
 		return nil
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Unordered output:
+	// 42 Ada
+	// 7 Grace
+	// 3 Edsger
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/async-cassandra/cassandra"
 )
 
-// These examples need a Cassandra node, so they are compiled but not run;
-// connect is in example_test.go.
+// These examples talk to a node; those with output run against the one
+// named by CASSANDRA_HOSTS (see example_main_test.go).
 
 // The context given to Execute bounds the query's whole life, its wait for
 // a worker included; the one given to Await bounds only that wait.
@@ -39,6 +39,7 @@ func ExampleFuture_Await() {
 		log.Fatal(err)
 	}
 	fmt.Println(name)
+	// Output: Ada
 }
 
 // Ask two tables and take whichever answers first; cancel the other.

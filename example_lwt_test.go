@@ -8,8 +8,8 @@ import (
 	"github.com/async-cassandra/cassandra"
 )
 
-// These examples need a Cassandra node, so they are compiled but not run;
-// connect is in example_test.go.
+// These examples run against the node named by CASSANDRA_HOSTS, where
+// account ada/1 holds 100 and grace/1 holds 80 (see example_main_test.go).
 
 // A lightweight transaction: the insert applies only if no row has the key.
 // When it does not apply, the result holds the row as it is, after the
@@ -33,6 +33,7 @@ func ExampleResultSet_Applied() {
 		}
 		fmt.Printf("account %s/%d exists already, balance %d\n", owner, id, balance)
 	}
+	// Output: account ada/1 exists already, balance 100
 }
 
 // A conditional update read into a struct whatever the outcome:
@@ -48,7 +49,7 @@ func ExampleRowToStructByNameLax() {
 		Balance int
 	}
 	rs, err := session.Execute(ctx,
-		"UPDATE shop.accounts SET balance = ? WHERE owner = ? AND id = ? IF balance = ?", 50, "ada", 1, 100).Await(ctx)
+		"UPDATE shop.accounts SET balance = ? WHERE owner = ? AND id = ? IF balance = ?", 50, "grace", 1, 100).Await(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -59,4 +60,5 @@ func ExampleRowToStructByNameLax() {
 	if !o.Applied {
 		fmt.Println("not applied; the balance is", o.Balance)
 	}
+	// Output: not applied; the balance is 80
 }
