@@ -34,6 +34,9 @@ var nodeExamples = []string{
 	"ExampleResultSet_Applied",
 	"ExampleRowToStructByNameLax",
 	"ExampleAsyncSession_Shutdown",
+	"ExampleQuery_ExecuteConcurrent",
+	"ExampleContinueOnError",
+	"ExampleRetry",
 }
 
 func TestMain(m *testing.M) {
@@ -93,6 +96,9 @@ func fillShop() error {
 		`CREATE TABLE IF NOT EXISTS shop.orders (id int PRIMARY KEY, total bigint)`,
 		`CREATE TABLE IF NOT EXISTS shop.accounts (owner text, id int, balance int, PRIMARY KEY (owner, id))`,
 		`CREATE TABLE IF NOT EXISTS shop.visits (id int PRIMARY KEY, n int)`,
+		`CREATE TABLE IF NOT EXISTS shop.customers (id int PRIMARY KEY, name text)`,
+		`CREATE TABLE IF NOT EXISTS shop.stock (sku text PRIMARY KEY, count int)`,
+		`CREATE TABLE IF NOT EXISTS shop.page_hits (page text PRIMARY KEY, hits counter)`,
 	}
 	for _, stmt := range ddl {
 		if _, err := s.Execute(ctx, stmt).Await(ctx); err != nil {

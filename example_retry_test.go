@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
+	"strings"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -15,7 +17,7 @@ import (
 // and try again while their deadline allows, instead of each writing a
 // loop around ErrOverloaded.
 func ExampleRetry() {
-	cluster, err := cassandra.NewAsyncCluster(gocql.NewCluster("127.0.0.1"),
+	cluster, err := cassandra.NewAsyncCluster(gocql.NewCluster(strings.Split(os.Getenv("CASSANDRA_HOSTS"), ",")...),
 		cassandra.WithQueue(256), cassandra.WithQueueFullPolicy(cassandra.QueueFailFast))
 	if err != nil {
 		log.Fatal(err)
@@ -32,12 +34,13 @@ func ExampleRetry() {
 	// ErrOverloaded means the request was never sent, so any statement
 	// may be tried again; the zero Backoff retries only that error.
 	rs, err := cassandra.Retry(ctx, cassandra.Backoff{}, func(ctx context.Context) *cassandra.Future[*cassandra.ResultSet] {
-		return session.Execute(ctx, "UPDATE counters SET hits = hits + 1 WHERE page = ?", "/")
+		return session.Execute(ctx, "UPDATE shop.page_hits SET hits = hits + 1 WHERE page = ?", "/")
 	})
 	if err != nil {
 		log.Fatal(err) // the deadline passed while the session stayed full, or the update failed
 	}
 	fmt.Println("applied after", rs.Attempts(), "attempt(s) at the node")
+	// Output: applied after 1 attempt(s) at the node
 }
 
 // Retries and speculative execution apply to statements marked idempotent
