@@ -27,6 +27,7 @@ var nodeExamples = []string{
 	"ExampleAwaitAll",
 	"ExampleStream_Rows",
 	"ExampleRowsAs",
+	"ExampleOnPage",
 	"ExampleCollectRows",
 	"ExampleCollectOneRow",
 	"ExampleForEachRow",

@@ -59,3 +59,25 @@ func ExampleStream_Pages() {
 		fmt.Printf("page %d: %d orders, resume from %x\n", page.Number(), len(orders), page.PageState())
 	}
 }
+
+// Follow a long read page by page, for a progress line or a log; fn runs on
+// the reading goroutine as each page starts.
+func ExampleOnPage() {
+	ctx := context.Background()
+	session := connect(ctx)
+	defer session.Close()
+
+	stream := session.Query("SELECT id FROM shop.orders").PageSize(400).Stream(ctx,
+		cassandra.OnPage(func(p cassandra.PageInfo) {
+			fmt.Printf("page %d: %d rows, %d so far\n", p.Number, p.Rows, p.TotalRows)
+		}))
+	for _, err := range stream.Rows() {
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output:
+	// page 1: 400 rows, 400 so far
+	// page 2: 400 rows, 800 so far
+	// page 3: 200 rows, 1000 so far
+}

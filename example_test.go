@@ -21,7 +21,8 @@ import (
 // but not run.
 
 func ExampleAsyncSession_Execute() {
-	cfg := gocql.NewCluster(strings.Split(os.Getenv("CASSANDRA_HOSTS"), ",")...) // "10.0.0.1,10.0.0.2"
+	// The contact points from the environment, e.g. CASSANDRA_HOSTS=10.0.0.1,10.0.0.2.
+	cfg := gocql.NewCluster(strings.Split(os.Getenv("CASSANDRA_HOSTS"), ",")...)
 	cfg.Keyspace = "shop"
 	cluster, err := cassandra.NewAsyncCluster(cfg, cassandra.WithWorkers(128))
 	if err != nil {
@@ -177,8 +178,8 @@ func ExampleBatch() {
 }
 
 func ExampleAsyncSession_Shutdown() {
-	session := connect(context.Background())
 	ctx := context.Background()
+	session := connect(ctx)
 	futs := make([]*cassandra.Future[*cassandra.ResultSet], 0, 50)
 	for i := range 50 {
 		futs = append(futs, session.Execute(ctx, "SELECT name FROM shop.users WHERE id = ?", i))
