@@ -109,31 +109,13 @@ func writeWhileANodeDies(t *testing.T, s *cassandra.AsyncSession, table string, 
 	return out
 }
 
-// readBack checks that every acknowledged id reads back at QUORUM. A
-// node that has just restarted may be too slow for a page of a range read
-// (the coordinator waits for it); as a user would, the read then resumes
-// from the stream's PageState, a few times at most.
+// readBack checks that every acknowledged id reads back at QUORUM.
 func readBack(t *testing.T, s *cassandra.AsyncSession, table string, acked []int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	got := map[int]int{}
-	var state []byte
-	for tries := 1; ; tries++ {
-		st := s.Query(`SELECT id, v FROM ` + table).PageSize(5000).Idempotent(true).PageState(state).Stream(ctx)
-		for st.Next() {
-			var id, v int
-			require.NoError(t, st.Scan(&id, &v))
-			got[id] = v
-		}
-		err := st.Err()
-		if err == nil {
-			break
-		}
-		require.Less(t, tries, 3, "reading back: %v", err)
-		t.Logf("reading back: %v (%s); resuming", err, cassandra.ErrorKind(err))
-		state = st.PageState()
-	}
+	readResuming(ctx, t, s, `SELECT id, v FROM `+table, 5000, nil, func(id, v int) { got[id] = v })
 	lost := 0
 	for _, id := range acked {
 		if v, ok := got[id]; !ok || v != id*3 {
@@ -141,6 +123,35 @@ func readBack(t *testing.T, s *cassandra.AsyncSession, table string, acked []int
 		}
 	}
 	assert.Zero(t, lost, "acknowledged writes lost")
+}
+
+// readResuming streams stmt (rows of id and v) from state (nil: from the
+// start), idempotent, and calls fn for each row. Right after a node dies
+// or comes back, a page of a range read may time out (the coordinator
+// waits for that node as a replica); as a user would, the read then
+// resumes from the stream's page state, three times at most. It returns
+// the rows read.
+func readResuming(ctx context.Context, t *testing.T, s *cassandra.AsyncSession, stmt string, pageSize int, state []byte, fn func(id, v int)) int {
+	t.Helper()
+	rows := 0
+	for tries := 1; ; tries++ {
+		st := s.Query(stmt).PageSize(pageSize).Idempotent(true).PageState(state).Stream(ctx)
+		for st.Next() {
+			var id, v int
+			require.NoError(t, st.Scan(&id, &v))
+			fn(id, v)
+			rows++
+		}
+		err := st.Err()
+		if err == nil {
+			return rows
+		}
+		var qe *cassandra.QueryError
+		require.ErrorAs(t, err, &qe, "a typed error")
+		require.Less(t, tries, 4, "%s: %v", stmt, err)
+		t.Logf("%s: %v (%s) after %d rows; resuming", stmt, err, cassandra.ErrorKind(err), rows)
+		state = st.PageState()
+	}
 }
 
 // The scenario of issues 18 and 19: 50,000 inserts at QUORUM, 128 in flight, on a

@@ -107,13 +107,7 @@ func TestSchemaSurvivesAKilledNode(t *testing.T) {
 	defer cancel()
 	require.NoError(t, s.Gocql().AwaitSchemaAgreement(ctx), "the cluster agrees on its schema")
 	got := map[int]int{}
-	st := s.Query(`SELECT id, v FROM ` + ks + `.rows`).PageSize(300).Idempotent(true).Stream(ctx)
-	for st.Next() {
-		var id, v int
-		require.NoError(t, st.Scan(&id, &v))
-		got[id] = v
-	}
-	require.NoError(t, st.Err())
+	readResuming(ctx, t, s, `SELECT id, v FROM `+ks+`.rows`, 300, nil, func(id, v int) { got[id] = v })
 	require.Len(t, got, n, "every acknowledged row reads back at QUORUM")
 	for i := range n {
 		require.Equal(t, i*7, got[i], "id %d", i)
