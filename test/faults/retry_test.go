@@ -127,10 +127,10 @@ func readBack(t *testing.T, s *cassandra.AsyncSession, table string, acked []int
 
 // readResuming streams stmt (rows of id and v) from state (nil: from the
 // start), idempotent, and calls fn for each row. Right after a node dies
-// or comes back, a page of a range read may time out (the coordinator
-// waits for that node as a replica); as a user would, the read then
-// resumes from the stream's page state, three times at most. It returns
-// the rows read.
+// or comes back, a page of a range read may time out (seen in CI and in
+// TestStreamWhileANodeIsKilled); as a user would, the read then resumes
+// from the stream's page state, three times at most. It returns the rows
+// read.
 func readResuming(ctx context.Context, t *testing.T, s *cassandra.AsyncSession, stmt string, pageSize int, state []byte, fn func(id, v int)) int {
 	t.Helper()
 	rows := 0
